@@ -81,7 +81,7 @@ build_unless_prebuilt() { # tool module-path ldflags-format pkg
     return
   fi
   version="$(module_version "$tool" "$2")"
-  build "$tool" "$version" "$(printf "$3" "$version")" "$4"
+  build "$tool" "$version" "$(printf -- "$3" "$version")" "$4"
 }
 build_unless_prebuilt kwok sigs.k8s.io/kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=%s" sigs.k8s.io/kwok/cmd/kwok
 build_unless_prebuilt helm helm.sh/helm/v3 "-X helm.sh/helm/v3/internal/version.version=%s" helm.sh/helm/v3/cmd/helm

@@ -1,0 +1,55 @@
+"""Helpers for tests that talk to the local control plane."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from lightkube import AsyncClient
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace, Pod
+
+# How long a condition may take to hold on the local control plane. Generous: tests
+# assert that something happens, not how fast.
+EVENTUALLY_TIMEOUT = 60.0
+
+
+async def eventually(
+    condition: Callable[[], Awaitable[bool]],
+    within: float = EVENTUALLY_TIMEOUT,
+    interval: float = 0.2,
+    what: str | None = None,
+) -> None:
+    """Polls ``condition`` until it returns True; fails the test if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        if await condition():
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"condition never held: {what or condition.__name__}")
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def new_namespace(kube: AsyncClient, prefix: str) -> AsyncIterator[str]:
+    """A namespace of the test's own, deleted afterwards (without waiting for it to go)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    await kube.create(Namespace(metadata=ObjectMeta(name=name)))
+    try:
+        yield name
+    finally:
+        await kube.delete(Namespace, name)
+
+
+async def pod_outcome(kube: AsyncClient, pod: Pod, outcome: str) -> None:
+    """Makes kwok finish the pod's containers: outcome is "Succeeded" or "Failed"."""
+    assert pod.metadata and pod.metadata.name
+    await kube.patch(
+        Pod,
+        pod.metadata.name,
+        {"metadata": {"annotations": {"kwok.locust.io/outcome": outcome}}},
+        namespace=pod.metadata.namespace,
+    )
