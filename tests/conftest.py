@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from lightkube import AsyncClient, KubeConfig
+
 from localcluster import LocalCluster
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -46,3 +47,38 @@ async def kube(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
     client = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)), field_manager="tests")
     yield client
     await client.close()
+
+
+CRD_FILE = REPO_ROOT / "config" / "crd" / "locust.io_locusttests.yaml"
+
+
+@pytest.fixture(scope="session")
+async def crd(kube: AsyncClient) -> str:
+    """The committed LocustTest CRD, applied server-side and Established."""
+    from lightkube import codecs
+    from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+
+    from tests.helpers import eventually
+
+    (definition,) = codecs.load_all_yaml(CRD_FILE.read_text())
+    await kube.apply(definition, field_manager="tests", force=True)
+    name = "locusttests.locust.io"
+
+    async def established() -> bool:
+        got = await kube.get(CustomResourceDefinition, name)
+        conditions = (got.status.conditions if got.status else None) or []
+        return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+    await eventually(established, what="the LocustTest CRD is Established")
+    return name
+
+
+def compat_manifests() -> list[Path]:
+    """The reference operator's users' manifests (../shared/compat), if present."""
+    folder = COMPAT_DIR / "reference-manifests"
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def require_compat() -> None:
+    if not compat_manifests():
+        pytest.skip("../shared/compat/reference-manifests is not present")

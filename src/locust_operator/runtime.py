@@ -1,0 +1,84 @@
+"""The operator process: wires the webhook server (and, with the controller, the
+reconcilers) to a cluster, and stops cleanly on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from locust_operator.kube.client import NoClusterConfig, async_client, load_kube_config
+from locust_operator.webhook import serving
+from locust_operator.webhook.registration import WebhookEndpoint, register_webhooks
+from locust_operator.webhook.server import WebhookServer
+from locust_operator.webhook.tls import ReloadingTLSContext
+
+log = logging.getLogger("locust_operator")
+
+
+@dataclass(frozen=True)
+class OperatorOptions:
+    kubeconfig: str | None = None
+    enable_webhooks: bool = False
+    webhook_url: str | None = None
+    webhook_bind: tuple[str, int] = ("0.0.0.0", 9443)
+    webhook_cert_dir: str | None = None
+    webhook_service_name: str = "locust-k8s-operator-webhook"
+    webhook_service_namespace: str = "locust-operator-system"
+
+    def webhook_endpoint(self) -> WebhookEndpoint:
+        if self.webhook_url:
+            return WebhookEndpoint(url=self.webhook_url)
+        return WebhookEndpoint(
+            service_name=self.webhook_service_name,
+            service_namespace=self.webhook_service_namespace,
+        )
+
+    def webhook_hosts(self) -> list[str]:
+        if self.webhook_url:
+            return [str(urlsplit(self.webhook_url).hostname)]
+        service, namespace = self.webhook_service_name, self.webhook_service_namespace
+        return [f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
+
+
+async def _start_webhooks(options: OperatorOptions, stack: contextlib.AsyncExitStack) -> None:
+    if options.webhook_cert_dir:
+        certificate = serving.from_files(Path(options.webhook_cert_dir))
+    else:
+        cert_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="locust-webhook-")))
+        certificate = serving.generate_self_signed(cert_dir, options.webhook_hosts())
+    tls = ReloadingTLSContext(certificate.cert_path, certificate.key_path)
+    server = WebhookServer(*options.webhook_bind, tls=tls)
+    await server.start()
+    stack.push_async_callback(server.stop)
+    watcher = asyncio.create_task(tls.watch())
+    stack.callback(watcher.cancel)
+
+    config = load_kube_config(options.kubeconfig)
+    client = async_client(config)
+    stack.push_async_callback(client.close)
+    await register_webhooks(client, options.webhook_endpoint(), certificate.ca_bundle)
+    log.info("webhooks registered (%s)", options.webhook_url or "in-cluster Service")
+
+
+async def run_operator(options: OperatorOptions) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            if options.enable_webhooks:
+                await _start_webhooks(options, stack)
+        except NoClusterConfig as error:
+            log.error("%s", error)
+            return 2
+        log.info("operator running")
+        await stop.wait()
+        log.info("shutting down")
+    return 0

@@ -1,0 +1,102 @@
+"""The LocustTest CRD on the real apiserver with no webhook: the schema and its CEL rules
+alone accept every user manifest and reject most bad input with a clear message."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
+from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
+
+from locust_operator.webhook.registration import VALIDATING_CONFIGURATION_NAME
+from tests.conftest import compat_manifests, require_compat
+from tests.helpers import new_namespace
+from tests.locusttests import (
+    BAD_CASES,
+    BadCase,
+    LocustTestV2,
+    faq_locusttests,
+    load_manifest,
+    minimal_v2,
+)
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture
+async def namespace(kube: AsyncClient, crd: str) -> AsyncIterator[str]:
+    try:  # webhooks off: no registration left over from another module
+        await kube.delete(ValidatingWebhookConfiguration, VALIDATING_CONFIGURATION_NAME)
+    except ApiError as error:
+        assert error.status.code == 404
+    async with new_namespace(kube, "schema") as name:
+        yield name
+
+
+async def create_v2(kube: AsyncClient, namespace: str, obj: dict[str, Any]) -> Any:
+    return await kube.create(LocustTestV2.from_dict(obj), namespace=namespace)
+
+
+def _v2_manifests() -> list[Path]:
+    return [
+        p
+        for p in compat_manifests()
+        if "invalid" not in p.name and load_manifest(p).get("apiVersion") == "locust.io/v2"
+    ]
+
+
+async def test_every_valid_v2_manifest_is_accepted(kube: AsyncClient, namespace: str) -> None:
+    require_compat()
+    manifests = _v2_manifests()
+    assert len(manifests) >= 10
+    for path in manifests:
+        created = await create_v2(kube, namespace, load_manifest(path))
+        assert created.metadata.uid, path.name
+
+
+async def test_faq_examples_are_accepted(kube: AsyncClient, namespace: str) -> None:
+    examples = faq_locusttests()
+    if not examples:
+        pytest.skip("../shared/seed/faq.md is not present")
+    for example in examples:
+        created = await create_v2(kube, namespace, example)
+        assert created.spec["master"]["extraArgs"] == ["--loglevel", "DEBUG"]
+
+
+@pytest.mark.parametrize(
+    "manifest", ["v2-locusttest-invalid.yaml", "v2-locusttest-invalid-runtimeclass.yaml"]
+)
+async def test_invalid_reference_manifests_are_rejected(
+    kube: AsyncClient, namespace: str, manifest: str
+) -> None:
+    require_compat()
+    obj = load_manifest(next(p for p in compat_manifests() if p.name == manifest))
+    with pytest.raises(ApiError) as rejected:
+        await create_v2(kube, namespace, obj)
+    field = "spec.worker.replicas" if manifest == "v2-locusttest-invalid.yaml" else "runtimeClassName"
+    assert rejected.value.status.code == 422
+    assert field in (rejected.value.status.message or "")
+
+
+async def test_defaults_are_applied_by_the_schema(kube: AsyncClient, namespace: str) -> None:
+    created = await create_v2(kube, namespace, minimal_v2("defaults"))
+    spec = created.spec
+    assert spec["imagePullPolicy"] == "IfNotPresent"
+    assert spec["master"]["autostart"] is True
+    assert spec["master"]["autoquit"] == {"enabled": True, "timeout": 60}
+    assert spec["testFiles"]["srcMountPath"] == "/lotest/src"
+    assert spec["testFiles"]["libMountPath"] == "/opt/locust/lib"
+
+
+@pytest.mark.parametrize("case", [c for c in BAD_CASES if c.in_schema], ids=lambda c: c.id)
+async def test_schema_rejects_without_the_webhook(
+    kube: AsyncClient, namespace: str, case: BadCase
+) -> None:
+    with pytest.raises(ApiError) as rejected:
+        await create_v2(kube, namespace, case.object())
+    assert rejected.value.status.code == 422, rejected.value.status.message
+    assert case.field in (rejected.value.status.message or "")

@@ -1,0 +1,97 @@
+"""Runs `locust-operator run` as a separate process against the local control plane."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class OperatorProcess:
+    kubeconfig: Path
+    log_path: Path
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    webhooks: bool = False
+    webhook_port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def webhook_url(self) -> str:
+        return f"https://127.0.0.1:{self.webhook_port}"
+
+    def command(self) -> list[str]:
+        argv = [sys.executable, "-m", "locust_operator.cli", "run", f"--kubeconfig={self.kubeconfig}"]
+        if self.webhooks:
+            self.webhook_port = self.webhook_port or free_port()
+            argv += ["--enable-webhooks", f"--webhook-url={self.webhook_url}"]
+        return [*argv, *self.args]
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
+        )
+        log.close()
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_for_log(self, needle: str, within: float = 60.0) -> None:
+        """Waits until the operator logs ``needle``; fails with its log if it exits first."""
+        deadline = time.monotonic() + within
+        while True:
+            if self.log_path.exists() and needle in self.log_path.read_text(errors="replace"):
+                return
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"operator exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"operator never logged {needle!r}:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def webhook_ready(self) -> bool:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            with urllib.request.urlopen(
+                f"{self.webhook_url}/readyz", context=context, timeout=2
+            ) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM, within: float = 30.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(within)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
