@@ -95,7 +95,9 @@ BAD_CASES = [
     BadCase("replicas-zero", _spec(worker__replicas=0), "replicas"),
     BadCase("replicas-over-500", _spec(worker__replicas=501), "replicas"),
     BadCase(
-        "runtime-class-not-dns1123", _spec(scheduling__runtimeClassName="gVisor_Sandbox"), "runtimeClassName"
+        "runtime-class-not-dns1123",
+        _spec(scheduling__runtimeClassName="gVisor_Sandbox"),
+        "runtimeClassName",
     ),
     BadCase(
         "secret-mount-inside-test-files",
@@ -109,13 +111,20 @@ BAD_CASES = [
     ),
     BadCase(
         "volume-mount-equal-to-test-files",
-        _spec(volumes=[{"name": "data", **EMPTY}], volumeMounts=[{"name": "data", "mountPath": "/lotest/src"}]),
+        _spec(
+            volumes=[{"name": "data", **EMPTY}],
+            volumeMounts=[{"name": "data", "mountPath": "/lotest/src"}],
+        ),
         "volumeMounts",
     ),
     BadCase("volume-name-secret-prefix", _spec(volumes=[{"name": "secret-x", **EMPTY}]), "volumes"),
     BadCase("volume-name-locust-lib", _spec(volumes=[{"name": "locust-lib", **EMPTY}]), "volumes"),
-    BadCase("volume-name-master-child", _spec(volumes=[{"name": "rules-master", **EMPTY}]), "volumes"),
-    BadCase("volume-name-worker-child", _spec(volumes=[{"name": "rules-worker", **EMPTY}]), "volumes"),
+    BadCase(
+        "volume-name-master-child", _spec(volumes=[{"name": "rules-master", **EMPTY}]), "volumes"
+    ),
+    BadCase(
+        "volume-name-worker-child", _spec(volumes=[{"name": "rules-worker", **EMPTY}]), "volumes"
+    ),
     BadCase(
         "volume-mount-without-volume",
         _spec(volumeMounts=[{"name": "nowhere", "mountPath": "/data"}]),
@@ -126,9 +135,17 @@ BAD_CASES = [
         _spec(observability={"openTelemetry": {"enabled": True}}),
         "openTelemetry",
     ),
-    BadCase("master-extra-arg-reserved", _spec(master__extraArgs=["--master-port=5558"]), "extraArgs"),
-    BadCase("master-extra-arg-bind-port", _spec(master__extraArgs=["--master-bind-port", "1"]), "extraArgs"),
-    BadCase("worker-extra-arg-reserved", _spec(worker__extraArgs=["--expect-workers", "3"]), "extraArgs"),
+    BadCase(
+        "master-extra-arg-reserved", _spec(master__extraArgs=["--master-port=5558"]), "extraArgs"
+    ),
+    BadCase(
+        "master-extra-arg-bind-port",
+        _spec(master__extraArgs=["--master-bind-port", "1"]),
+        "extraArgs",
+    ),
+    BadCase(
+        "worker-extra-arg-reserved", _spec(worker__extraArgs=["--expect-workers", "3"]), "extraArgs"
+    ),
     BadCase("worker-extra-arg-autostart", _spec(worker__extraArgs=["--autostart"]), "extraArgs"),
     # Only the webhook normalises paths: '/lotest//src/x' is inside '/lotest/src'.
     BadCase(

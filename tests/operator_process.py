@@ -36,7 +36,13 @@ class OperatorProcess:
         return f"https://127.0.0.1:{self.webhook_port}"
 
     def command(self) -> list[str]:
-        argv = [sys.executable, "-m", "locust_operator.cli", "run", f"--kubeconfig={self.kubeconfig}"]
+        argv = [
+            sys.executable,
+            "-m",
+            "locust_operator.cli",
+            "run",
+            f"--kubeconfig={self.kubeconfig}",
+        ]
         if self.webhooks:
             self.webhook_port = self.webhook_port or free_port()
             argv += ["--enable-webhooks", f"--webhook-url={self.webhook_url}"]

@@ -77,7 +77,9 @@ async def test_invalid_reference_manifests_are_rejected(
     obj = load_manifest(next(p for p in compat_manifests() if p.name == manifest))
     with pytest.raises(ApiError) as rejected:
         await create_v2(kube, namespace, obj)
-    field = "spec.worker.replicas" if manifest == "v2-locusttest-invalid.yaml" else "runtimeClassName"
+    field = (
+        "spec.worker.replicas" if manifest == "v2-locusttest-invalid.yaml" else "runtimeClassName"
+    )
     assert rejected.value.status.code == 422
     assert field in (rejected.value.status.message or "")
 

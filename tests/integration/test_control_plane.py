@@ -22,9 +22,9 @@ from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfig
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Pod
+
 from localcluster import LocalCluster
 from localcluster.certs import CertificateAuthority
-
 from tests.helpers import eventually, new_namespace, pod_outcome
 
 pytestmark = pytest.mark.cluster

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from lightkube import AsyncClient
 from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
@@ -102,8 +102,12 @@ async def register_webhooks(
         conversion_patch(endpoint, ca_bundle),
         patch_type=PatchType.MERGE,
     )
-    await client.apply(
+    configuration = cast(
+        ValidatingWebhookConfiguration,
         ValidatingWebhookConfiguration.from_dict(validating_configuration(endpoint, ca_bundle)),
+    )
+    await client.apply(
+        configuration,
         field_manager=FIELD_MANAGER,
         force=True,
     )

@@ -87,7 +87,9 @@ class WebhookServer:
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.tls.context)
         await self._site.start()
-        sockets = self._site._server.sockets if self._site._server else ()  # type: ignore[union-attr]
+        # With port 0 the OS picks one; report the real port.
+        server = self._site._server
+        sockets = getattr(server, "sockets", None) or ()
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
         log.info("webhook server listening on https://%s:%d", self.host, self.port)
