@@ -16,6 +16,7 @@ from pathlib import Path
 from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Node, Pod
+
 from localcluster import LocalCluster
 from localcluster.cluster import build_tools
 

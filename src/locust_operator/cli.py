@@ -90,8 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # The HTTP client logs every request at INFO; keep that for --log-level debug only.
-    for noisy in ("httpx", "httpx2", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    if args.log_level != "debug":
+        for noisy in ("httpx", "httpx2", "httpcore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.webhook_bind_address is None and args.webhook_url:
         url = urlsplit(args.webhook_url)
         args.webhook_bind_address = (url.hostname, url.port or 443)
