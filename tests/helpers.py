@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from lightkube import AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod
+
+from localcluster import LocalCluster
 
 # How long a condition may take to hold on the local control plane. Generous: tests
 # assert that something happens, not how fast.
@@ -53,3 +56,14 @@ async def pod_outcome(kube: AsyncClient, pod: Pod, outcome: str) -> None:
         {"metadata": {"annotations": {"kwok.locust.io/outcome": outcome}}},
         namespace=pod.metadata.namespace,
     )
+
+
+def kubectl(cluster: LocalCluster, *args: str) -> str:
+    """Runs the cluster's own kubectl against it; returns stdout, raises on failure."""
+    assert cluster.bin_dir is not None
+    return subprocess.run(
+        [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout

@@ -9,20 +9,10 @@ import pytest
 from lightkube import AsyncClient
 
 from localcluster import LocalCluster
-from tests.helpers import new_namespace
+from tests.helpers import kubectl, new_namespace
 from tests.locusttests import LocustTestV2, minimal_v2
 
 pytestmark = pytest.mark.cluster
-
-
-def kubectl(cluster: LocalCluster, *args: str) -> str:
-    assert cluster.bin_dir is not None
-    return subprocess.run(
-        [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 def explain(cluster: LocalCluster, field: str) -> str:

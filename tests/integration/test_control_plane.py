@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import ssl
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from lightkube.resources.core_v1 import ConfigMap, Pod
 
 from localcluster import LocalCluster
 from localcluster.certs import CertificateAuthority
-from tests.helpers import eventually, new_namespace, pod_outcome
+from tests.helpers import eventually, kubectl, new_namespace, pod_outcome
 
 pytestmark = pytest.mark.cluster
 
@@ -37,37 +36,14 @@ async def namespace(kube: AsyncClient) -> AsyncIterator[str]:
 
 
 def test_kubectl_reports_the_real_server_version(cluster: LocalCluster) -> None:
-    assert cluster.bin_dir is not None
-    out = subprocess.run(
-        [
-            str(cluster.bin_dir / "kubectl"),
-            f"--kubeconfig={cluster.kubeconfig}",
-            "version",
-            "-o=json",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = kubectl(cluster, "version", "-o=json")
     server = json.loads(out)["serverVersion"]
     assert server["gitVersion"] == "v1.34.4"
     assert (server["major"], server["minor"]) == ("1", "34")
 
 
 def test_kubectl_lists_the_kwok_nodes(cluster: LocalCluster) -> None:
-    assert cluster.bin_dir is not None
-    out = subprocess.run(
-        [
-            str(cluster.bin_dir / "kubectl"),
-            f"--kubeconfig={cluster.kubeconfig}",
-            "get",
-            "nodes",
-            "-o=name",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    out = kubectl(cluster, "get", "nodes", "-o=name").split()
     assert out == ["node/kwok-node-0", "node/kwok-node-1"]
 
 

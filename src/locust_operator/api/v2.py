@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from lightkube.models import core_v1
 
@@ -137,6 +137,16 @@ class Autoquit:
     )
 
 
+def _extra_args_prop() -> Any:
+    """The extraArgs field, the same for master and workers."""
+    return prop(
+        "Extra command-line arguments appended after the command and the operator-managed "
+        f"flags. Must not contain operator-managed flags ({_FLAGS}).",
+        max_items=MAX_EXTRA_ARGS,
+        items=_EXTRA_ARGS,
+    )
+
+
 @dataclass(kw_only=True)
 class MasterSpec:
     """Configuration of the Locust master pod."""
@@ -161,12 +171,7 @@ class MasterSpec:
     autoquit: Autoquit = prop(
         "Quit the master after the test finished (--autoquit).", default_factory=Autoquit
     )
-    extra_args: list[str] | None = prop(
-        "Extra command-line arguments appended after the command and the operator-managed "
-        f"flags. Must not contain operator-managed flags ({_FLAGS}).",
-        max_items=MAX_EXTRA_ARGS,
-        items=_EXTRA_ARGS,
-    )
+    extra_args: list[str] | None = _extra_args_prop()
 
 
 @dataclass(kw_only=True)
@@ -191,12 +196,7 @@ class WorkerSpec:
     )
     labels: dict[str, str] | None = prop("Extra labels for the worker pods.")
     annotations: dict[str, str] | None = prop("Extra annotations for the worker pods.")
-    extra_args: list[str] | None = prop(
-        "Extra command-line arguments appended after the command and the operator-managed "
-        f"flags. Must not contain operator-managed flags ({_FLAGS}).",
-        max_items=MAX_EXTRA_ARGS,
-        items=_EXTRA_ARGS,
-    )
+    extra_args: list[str] | None = _extra_args_prop()
 
 
 # --- test files, scheduling, env -------------------------------------------------------------
