@@ -333,7 +333,7 @@ def _merge_v1_edits(
 
 
 def _split(obj: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str], Any]:
-    """(copy of obj, its annotations minus reserved ones, spec or MISSING)."""
+    """(a copy of obj, a copy of its annotations, its spec or MISSING); checks their shapes."""
     if not isinstance(obj, Mapping):
         raise ConversionError(f"object must be a JSON object, got {type(obj).__name__}")
     out = copy.deepcopy(dict(obj))

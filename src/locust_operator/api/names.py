@@ -14,5 +14,4 @@ V1 = "v1"
 V2 = "v2"
 V1_API_VERSION = f"{GROUP}/{V1}"
 V2_API_VERSION = f"{GROUP}/{V2}"
-STORAGE_VERSION = V2
 V1_DEPRECATION_WARNING = "locust.io/v1 LocustTest is deprecated, migrate to locust.io/v2"

@@ -40,7 +40,18 @@ def v1_schema() -> JSONSchema:
     return openapi_schema(v1.LocustTest)
 
 
+_CACHE: dict[tuple[int, int], tuple[JSONSchema, st.SearchStrategy[Any]]] = {}
+
+
 def from_schema(schema: JSONSchema, depth: int = 0) -> st.SearchStrategy[Any]:
+    # Memoised per schema node: building (and validating) strategies dominates otherwise.
+    key = (id(schema), depth)
+    if key not in _CACHE:
+        _CACHE[key] = (schema, _from_schema(schema, depth))  # keeps the schema alive
+    return _CACHE[key][1]
+
+
+def _from_schema(schema: JSONSchema, depth: int) -> st.SearchStrategy[Any]:
     if schema.get("x-kubernetes-int-or-string"):
         if "pattern" in schema:
             return _QUANTITY
