@@ -1,0 +1,369 @@
+"""Compute a LocustTest's .status from what the reconciler observed: pure and deterministic.
+
+Phases follow the reference operator: Pending -> Running (the master Job has an active
+pod) -> Succeeded / Failed (the master Job finished, or its pods kept failing past the
+startup grace period). Terminal phases are final. Conditions use the reference's types
+and reasons, and keep their lastTransitionTime while their status stays the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+
+from lightkube.models.batch_v1 import JobCondition
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import Pod, Service
+
+from locust_operator.api.status import ConditionStatus
+from locust_operator.controller.pod_health import (
+    DEFAULT_GRACE_PERIOD,
+    WAITING_FAILURES,
+    PodHealth,
+    analyze_pods,
+    as_utc,
+)
+
+PENDING: Final = "Pending"
+RUNNING: Final = "Running"
+SUCCEEDED: Final = "Succeeded"
+FAILED: Final = "Failed"
+TERMINAL_PHASES = frozenset({SUCCEEDED, FAILED})
+
+# Condition types, in the order the status lists them.
+READY = "Ready"
+WORKERS_CONNECTED = "WorkersConnected"
+TEST_COMPLETED = "TestCompleted"
+PODS_HEALTHY = "PodsHealthy"
+SPEC_DRIFTED = "SpecDrifted"
+CONDITION_ORDER = (READY, WORKERS_CONNECTED, TEST_COMPLETED, PODS_HEALTHY, SPEC_DRIFTED)
+
+# Condition reasons.
+RESOURCES_CREATING = "ResourcesCreating"
+RESOURCES_CREATED = "ResourcesCreated"
+RESOURCES_FAILED = "ResourcesFailed"
+WAITING_FOR_WORKERS = "WaitingForWorkers"
+ALL_WORKERS_CONNECTED = "AllWorkersConnected"
+WORKERS_MISSING = "WorkersMissing"
+TEST_IN_PROGRESS = "TestInProgress"
+TEST_SUCCEEDED = "TestSucceeded"
+TEST_FAILED = "TestFailed"
+SPEC_CHANGE_IGNORED = "SpecChangeIgnored"
+
+TIME_KEYS = ("startTime", "completionTime")
+
+Outcome = Literal["Succeeded", "Failed"]
+
+
+@dataclass(frozen=True)
+class Observed:
+    generation: int  # metadata.generation of the LocustTest now
+    built_from_generation: int | None  # generation the children were built from; None: none yet
+    expected_workers: int  # spec.worker.replicas the children were built from
+    service: Service | None
+    master_job: Job | None
+    worker_job: Job | None
+    pods: Sequence[Pod]  # the test's pods (master and workers)
+    missing_config_maps: Sequence[str] = ()  # referenced ConfigMaps found missing
+    creation_error: str | None = None  # creating children failed this round
+    recreated: Sequence[str] = ()  # children just recreated after going missing
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    status: dict[str, Any]  # the whole new .status, camelCase JSON
+    requeue_after: float | None  # seconds until a timer (the pod grace period) needs a look
+
+
+def compute_status(
+    previous: Mapping[str, Any] | None,
+    observed: Observed,
+    now: datetime,
+    grace_period: timedelta = DEFAULT_GRACE_PERIOD,
+) -> StatusResult:
+    previous = previous or {}
+    stamp = format_time(now)
+    if previous.get("phase") in TERMINAL_PHASES:
+        return StatusResult(_final_status(previous, observed, stamp), requeue_after=None)
+
+    health = analyze_pods(observed.pods, observed.missing_config_maps, now, grace_period)
+    outcome = job_outcome(observed.master_job)
+    phase = _phase(previous.get("phase"), observed, outcome, health)
+    connected = _active(observed.worker_job)
+
+    status: dict[str, Any] = {
+        "phase": phase,
+        "observedGeneration": observed.generation,
+        "expectedWorkers": observed.expected_workers,
+        "connectedWorkers": connected,
+    }
+    start = previous.get("startTime") or (stamp if _master_started(phase, outcome) else None)
+    if start:
+        status["startTime"] = start
+    if phase in TERMINAL_PHASES:
+        status["completionTime"] = previous.get("completionTime") or stamp
+
+    old = conditions_by_type(previous)
+    fresh = {
+        READY: _ready(phase, observed),
+        WORKERS_CONNECTED: _workers_connected(observed, connected),
+        TEST_COMPLETED: _test_completed(phase, outcome, observed.master_job, health, bool(start)),
+        PODS_HEALTHY: (health.status, health.reason, health.message),
+    }
+    conditions = {
+        kind: _condition(kind, *value, observed.generation, old.get(kind), stamp)
+        for kind, value in fresh.items()
+    }
+    conditions.update(_spec_drifted(observed, old.get(SPEC_DRIFTED), stamp))
+    status["conditions"] = _ordered(conditions, old)
+
+    requeue_after = None if phase in TERMINAL_PHASES else health.requeue_after
+    return StatusResult(status, requeue_after)
+
+
+def status_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether writing `new` over `old` would change anything that means something."""
+    return _normalized(old or {}) != _normalized(new)
+
+
+def job_outcome(job: Job | None) -> Outcome | None:
+    """How a Job ended, if it did. The interim conditions (Kubernetes 1.31+) already tell."""
+    true_types = {c.type for c in _job_conditions(job) if c.status == "True"}
+    if true_types & {"Complete", "SuccessCriteriaMet"}:
+        return SUCCEEDED
+    if true_types & {"Failed", "FailureTarget"}:
+        return FAILED
+    return None
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with seconds precision, as metav1.Time serializes."""
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def conditions_by_type(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {
+        condition["type"]: condition
+        for condition in status.get("conditions") or []
+        if isinstance(condition, Mapping) and condition.get("type")
+    }
+
+
+# --- phase -------------------------------------------------------------------------------
+
+
+def _phase(
+    previous_phase: str | None, observed: Observed, outcome: Outcome | None, health: PodHealth
+) -> str:
+    if observed.recreated:
+        return PENDING
+    if outcome is not None:
+        return outcome
+    if fails_test(health):
+        return FAILED
+    if _master_running(observed):
+        return RUNNING
+    # Between the master pod exiting and the Job recording how it ended, or while a lost
+    # master pod is replaced, a started test is still running, not pending again.
+    if previous_phase == RUNNING and observed.master_job is not None:
+        return RUNNING
+    return PENDING
+
+
+def fails_test(health: PodHealth) -> bool:
+    """Pods that keep failing past the grace period fail the test, unless they are only
+    waiting for something the user can still fix outside the (immutable) LocustTest."""
+    return health.failing and health.reason not in WAITING_FAILURES
+
+
+def _master_running(observed: Observed) -> bool:
+    """The master Job has an active pod that runs: the Job counts unscheduled and
+    still-pulling pods as active too, and those are the FAQ's "Pending"."""
+    job = observed.master_job
+    if job is None or _active(job) == 0:
+        return False
+    if job.status and (job.status.ready or 0) > 0:
+        return True
+    name = job.metadata.name if job.metadata else None
+    return any(
+        pod.status is not None and pod.status.phase == "Running" and _owned_by_job(pod, name)
+        for pod in observed.pods
+    )
+
+
+def _owned_by_job(pod: Pod, job_name: str | None) -> bool:
+    references = (pod.metadata.ownerReferences or []) if pod.metadata else []
+    return any(ref.kind == "Job" and ref.name == job_name for ref in references)
+
+
+def _master_started(phase: str, outcome: Outcome | None) -> bool:
+    return phase == RUNNING or outcome is not None
+
+
+def _active(job: Job | None) -> int:
+    return (job.status.active or 0) if job and job.status else 0
+
+
+def _job_conditions(job: Job | None) -> list[JobCondition]:
+    return (job.status.conditions or []) if job and job.status else []
+
+
+# --- conditions --------------------------------------------------------------------------
+
+ConditionValue = tuple[ConditionStatus, str, str]
+
+
+def _ready(phase: str, observed: Observed) -> ConditionValue:
+    if phase == FAILED:
+        return "False", RESOURCES_FAILED, "Test failed"
+    if observed.creation_error:
+        return "False", RESOURCES_FAILED, observed.creation_error
+    if observed.recreated:
+        names = ", ".join(observed.recreated)
+        return "False", RESOURCES_CREATING, f"Recreating externally deleted resources: {names}"
+    if observed.service and observed.master_job and observed.worker_job:
+        return "True", RESOURCES_CREATED, "All resources created"
+    return "False", RESOURCES_CREATING, "Creating resources"
+
+
+def _workers_connected(observed: Observed, connected: int) -> ConditionValue:
+    if observed.worker_job is None:
+        return "False", WAITING_FOR_WORKERS, "Waiting for workers to connect"
+    message = f"{connected}/{observed.expected_workers} workers connected"
+    if connected >= observed.expected_workers:
+        return "True", ALL_WORKERS_CONNECTED, message
+    return "False", WORKERS_MISSING, message
+
+
+def _test_completed(
+    phase: str, outcome: Outcome | None, master_job: Job | None, health: PodHealth, started: bool
+) -> ConditionValue:
+    if outcome == SUCCEEDED:
+        return "True", TEST_SUCCEEDED, "Test completed successfully"
+    if outcome == FAILED:
+        return "True", TEST_FAILED, _job_failure_message(master_job)
+    if phase == FAILED:  # the pods kept failing; the master Job itself never finished
+        return "False", TEST_FAILED, health.message
+    if started:  # also while Pending again, for children recreated mid-test
+        return "False", TEST_IN_PROGRESS, "Test is running"
+    return "False", TEST_IN_PROGRESS, "Test has not started"
+
+
+def _job_failure_message(job: Job | None) -> str:
+    for condition in _job_conditions(job):
+        if condition.type in ("Failed", "FailureTarget") and condition.status == "True":
+            detail = ": ".join(part for part in (condition.reason, condition.message) if part)
+            if detail:
+                return f"Test failed: master Job failed: {detail}"
+    return "Test failed"
+
+
+def _spec_drifted(
+    observed: Observed, previous: Mapping[str, Any] | None, stamp: str
+) -> dict[str, dict[str, Any]]:
+    """SpecDrifted is True while the children run an older generation of the spec.
+
+    Without children there is nothing to compare, so the previous condition stands.
+    """
+    built = observed.built_from_generation
+    if built is None:
+        return {SPEC_DRIFTED: dict(previous)} if previous else {}
+    if built == observed.generation:
+        return {}
+    message = (
+        f"Spec changes after creation are not applied (generation {observed.generation}; "
+        f"the test runs generation {built}). Tests are immutable. "
+        "Delete and recreate the LocustTest to apply them."
+    )
+    value: ConditionValue = ("True", SPEC_CHANGE_IGNORED, message)
+    return {SPEC_DRIFTED: _condition(SPEC_DRIFTED, *value, observed.generation, previous, stamp)}
+
+
+def _condition(
+    kind: str,
+    status: ConditionStatus,
+    reason: str,
+    message: str,
+    generation: int,
+    previous: Mapping[str, Any] | None,
+    stamp: str,
+) -> dict[str, Any]:
+    unchanged = previous is not None and previous.get("status") == status
+    since = previous.get("lastTransitionTime") if unchanged and previous else None
+    return {
+        "type": kind,
+        "status": status,
+        "observedGeneration": generation,
+        "lastTransitionTime": since or stamp,
+        "reason": reason,
+        "message": message,
+    }
+
+
+def _ordered(
+    conditions: Mapping[str, Mapping[str, Any]], previous: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Ours in a fixed order, then any other writer's conditions, untouched."""
+    ours = [dict(conditions[kind]) for kind in CONDITION_ORDER if kind in conditions]
+    theirs = [dict(c) for kind, c in previous.items() if kind not in CONDITION_ORDER]
+    return ours + theirs
+
+
+# --- terminal ----------------------------------------------------------------------------
+
+
+def _final_status(previous: Mapping[str, Any], observed: Observed, stamp: str) -> dict[str, Any]:
+    """A finished test's status is frozen, but a later spec edit still shows as drift."""
+    status = {
+        key: previous[key]
+        for key in ("phase", "expectedWorkers", "connectedWorkers", *TIME_KEYS)
+        if previous.get(key) is not None
+    }
+    status["observedGeneration"] = observed.generation
+    old = conditions_by_type(previous)
+    conditions = {kind: c for kind, c in old.items() if kind != SPEC_DRIFTED}
+    conditions.update(_spec_drifted(observed, old.get(SPEC_DRIFTED), stamp))
+    status["conditions"] = _ordered(conditions, old)
+    return {key: status[key] for key in _STATUS_KEY_ORDER if key in status}
+
+
+_STATUS_KEY_ORDER = (
+    "phase",
+    "observedGeneration",
+    "expectedWorkers",
+    "connectedWorkers",
+    *TIME_KEYS,
+    "conditions",
+)
+
+
+# --- comparison --------------------------------------------------------------------------
+
+
+def _normalized(status: Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in status.items():
+        if value is None:
+            continue
+        if key == "conditions":
+            result[key] = {
+                kind: _normalized(condition)
+                for kind, condition in conditions_by_type(status).items()
+            }
+        elif key in (*TIME_KEYS, "lastTransitionTime"):
+            result[key] = _parse_time(value)
+        else:
+            result[key] = value
+    return result
+
+
+def _parse_time(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return as_utc(moment).replace(microsecond=0).astimezone(UTC)
