@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import pytest
+
+from locust_operator.config import OperatorConfig
+from locust_operator.resources import (
+    SPEC_GENERATION_ANNOTATION,
+    build_children,
+    build_master_job,
+    build_worker_job,
+)
+
+from .helpers import GENERATION, UID, children, jobs, locust, locust_test, pod, with_role
+
+
+def test_job_names_and_namespace() -> None:
+    built = jobs(locust_test())
+    assert built["master"]["metadata"]["name"] == "demo-master"
+    assert built["worker"]["metadata"]["name"] == "demo-worker"
+    assert {job["metadata"]["namespace"] for job in built.values()} == {"load"}
+
+
+def test_master_job_runs_one_pod_once() -> None:
+    spec = jobs(locust_test())["master"]["spec"]
+    assert (spec["parallelism"], spec["completions"], spec["backoffLimit"]) == (1, 1, 0)
+    assert pod(jobs(locust_test())["master"])["restartPolicy"] == "Never"
+
+
+def test_worker_job_runs_one_pod_per_replica_once() -> None:
+    job = jobs(with_role(locust_test(), "worker", replicas=7))["worker"]
+    spec = job["spec"]
+    assert (spec["parallelism"], spec["completions"], spec["backoffLimit"]) == (7, 7, 0)
+    assert pod(job)["restartPolicy"] == "Never"
+
+
+def test_ttl_seconds_after_finished_only_when_configured() -> None:
+    for job in jobs(locust_test()).values():
+        assert "ttlSecondsAfterFinished" not in job["spec"]
+    for ttl in (0, 3600):
+        config = OperatorConfig(job_ttl_seconds_after_finished=ttl)
+        for job in jobs(locust_test(), config).values():
+            assert job["spec"]["ttlSecondsAfterFinished"] == ttl
+
+
+def test_every_child_is_controlled_by_the_locust_test() -> None:
+    for child in children(locust_test()):
+        assert child["metadata"]["ownerReferences"] == [
+            {
+                "apiVersion": "locust.io/v2",
+                "kind": "LocustTest",
+                "name": "demo",
+                "uid": UID,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+
+
+def test_every_child_records_the_generation_it_was_built_from() -> None:
+    for child in children(locust_test()):
+        assert child["metadata"]["annotations"] == {SPEC_GENERATION_ANNOTATION: str(GENERATION)}
+    assert SPEC_GENERATION_ANNOTATION == "locust.io/spec-generation"
+
+
+def test_single_builders_match_build_children() -> None:
+    test, config = locust_test(), OperatorConfig()
+    built = build_children(test, config)
+    assert build_master_job(test, config).to_dict() == built.master_job.to_dict()
+    assert build_worker_job(test, config).to_dict() == built.worker_job.to_dict()
+
+
+def test_children_without_a_namespace_leave_it_to_the_client() -> None:
+    test = locust_test()
+    del test["metadata"]["namespace"]
+    for child in children(test):
+        assert "namespace" not in child["metadata"]
+
+
+@pytest.mark.parametrize("missing", ["name", "uid", "generation"])
+def test_identity_is_required(missing: str) -> None:
+    test = locust_test()
+    del test["metadata"][missing]
+    with pytest.raises(ValueError, match=f"metadata.{missing}"):
+        build_children(test, OperatorConfig())
+
+
+def test_spec_defaults_are_applied_before_building() -> None:
+    # No autostart, autoquit, imagePullPolicy or mount paths given: the schema defaults hold.
+    test = locust_test(testFiles={"configMapRef": "scripts", "libConfigMapRef": "lib"})
+    container = locust(jobs(test)["master"])
+    assert "--autostart" in container["args"]
+    assert container["args"][container["args"].index("--autoquit") + 1] == "60"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts == {"demo-master": "/lotest/src", "locust-lib": "/opt/locust/lib"}
