@@ -1,15 +1,15 @@
 """`make demo`: the main job on the embedded local control plane, narrated.
 
 Builds the control-plane binaries (first time only), starts etcd, kube-apiserver,
-kube-controller-manager, kube-scheduler and kwok on loopback, shows a workload go through
-its phases, installs the LocustTest CRD, runs the operator with its webhooks, applies v2
-and v1 tests (converted by the operator) and a bad one (rejected), and stops everything
-it started.
+kube-controller-manager, kube-scheduler and kwok on loopback, installs the LocustTest CRD,
+runs the operator (controller and webhooks), and follows a LocustTest from Pending to
+Running to Succeeded with its status and children. Then a v1 test (converted by the
+operator) and a bad one (rejected). Stops everything it started.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -18,68 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from lightkube import AsyncClient, KubeConfig
-from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import Node, Pod
-
 from localcluster import LocalCluster
 from localcluster.cluster import build_tools
 
 
 def say(message: str) -> None:
     print(f"==> {message}", flush=True)
-
-
-async def show_job_lifecycle(kube: AsyncClient) -> None:
-    say("creating a Job with 2 pods; kwok plays the kubelet on the fake nodes")
-    job = Job.from_dict(
-        {
-            "metadata": {"name": "demo"},
-            "spec": {
-                "parallelism": 2,
-                "completions": 2,
-                "backoffLimit": 0,
-                "template": {
-                    "metadata": {"labels": {"demo": "job"}},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "containers": [{"name": "main", "image": "locustio/locust:2.43.1"}],
-                    },
-                },
-            },
-        }
-    )
-    await kube.create(job, namespace="default")
-    last = ""
-    deadline = time.monotonic() + 60
-    finished = False
-    while time.monotonic() < deadline:
-        pods = [p async for p in kube.list(Pod, namespace="default", labels={"demo": "job"})]
-        phases = ", ".join(
-            f"{p.metadata.name} on {p.spec.nodeName or '-'}: {p.status.phase if p.status else '?'}"
-            for p in pods
-            if p.metadata and p.spec
-        )
-        if phases != last:
-            print(f"    pods: {phases}", flush=True)
-            last = phases
-        if pods and all(p.status and p.status.phase == "Running" for p in pods) and not finished:
-            say("pods are Running; finishing their containers (kwok.locust.io/outcome=Succeeded)")
-            for pod in pods:
-                assert pod.metadata and pod.metadata.name
-                await kube.patch(
-                    Pod,
-                    pod.metadata.name,
-                    {"metadata": {"annotations": {"kwok.locust.io/outcome": "Succeeded"}}},
-                    namespace="default",
-                )
-            finished = True
-        current = await kube.get(Job, "demo", namespace="default")
-        if current.status and current.status.succeeded == 2:
-            say(f"Job complete: {current.status.succeeded} pods succeeded")
-            return
-        await asyncio.sleep(0.3)
-    raise SystemExit("the demo Job did not complete in time")
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -104,32 +48,68 @@ spec:
   image: locustio/locust:2.20.0
   configMap: demo-scripts
 """
+LOCUSTFILE = """from locust import HttpUser, task
+
+class Demo(HttpUser):
+    @task
+    def index(self):
+        self.client.get("/")
+"""
 EXAMPLE_INVALID = EXAMPLE_V2.replace("demo-v2", "demo-bad").replace("replicas: 3", "replicas: 0")
 
 
-def kubectl(cluster: LocalCluster, *args: str, stdin: str | None = None) -> None:
+def kubectl(
+    cluster: LocalCluster, *args: str, stdin: str | None = None, quiet: bool = False
+) -> str:
     assert cluster.bin_dir is not None
     command = [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", *args]
-    print(f"    $ kubectl {' '.join(args)}", flush=True)
+    if not quiet:
+        print(f"    $ kubectl {' '.join(args)}", flush=True)
     result = subprocess.run(command, input=stdin, capture_output=True, text=True)
-    for line in (result.stdout + result.stderr).splitlines():
-        print(f"      {line}", flush=True)
+    if not quiet:
+        for line in (result.stdout + result.stderr).splitlines():
+            print(f"      {line}", flush=True)
+    return result.stdout
 
 
-def show_locusttest_api(cluster: LocalCluster, work_dir: Path) -> None:
-    say("installing the LocustTest CRD (generated from the Python types)")
-    kubectl(
-        cluster,
-        "apply",
-        "--server-side",
-        "-f",
-        str(REPO_ROOT / "config/crd/locust.io_locusttests.yaml"),
-    )
-    kubectl(cluster, "wait", "--for=condition=Established", "crd/locusttests.locust.io")
+def wait_for(
+    cluster: LocalCluster, what: str, jsonpath: str, want: str, within: float = 60
+) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if kubectl(cluster, "get", what, f"-ojsonpath={jsonpath}", quiet=True) == want:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{what}: {jsonpath} never became {want!r}")
+
+
+def follow_phases(cluster: LocalCluster, name: str, until: str, within: float = 60) -> None:
+    """Prints each phase the test goes through, with the conditions that explain it."""
+    deadline = time.monotonic() + within
+    last = None
+    while time.monotonic() < deadline:
+        raw = kubectl(cluster, "get", "lotest", name, "-ojsonpath={.status}", quiet=True)
+        status = json.loads(raw) if raw else {}
+        conditions = {c["type"]: c["reason"] for c in status.get("conditions", [])}
+        seen = (status.get("phase"), tuple(sorted(conditions.items())))
+        if seen != last:
+            last = seen
+            print(
+                f"    phase={status.get('phase', '-')}  "
+                + "  ".join(f"{kind}={reason}" for kind, reason in conditions.items()),
+                flush=True,
+            )
+        if status.get("phase") == until:
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"{name} never reached {until}")
+
+
+def start_operator(cluster: LocalCluster, work_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    say(f"running the operator with its webhooks on https://127.0.0.1:{port}")
+    say(f"running the operator: controller + webhooks on https://127.0.0.1:{port}")
     log_path = work_dir / "operator.log"
     with log_path.open("wb") as log:
         operator = subprocess.Popen(
@@ -146,34 +126,56 @@ def show_locusttest_api(cluster: LocalCluster, work_dir: Path) -> None:
             stderr=subprocess.STDOUT,
             env=dict(os.environ),
         )
-    try:
-        deadline = time.monotonic() + 30
-        while "webhooks registered" not in log_path.read_text():
-            if operator.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the operator did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        time.sleep(2)  # the apiserver picks up new webhook registrations asynchronously
-        say("applying a v2 LocustTest and a deprecated v1 one (stored as v2 by conversion)")
-        kubectl(cluster, "apply", "-f", "-", stdin=EXAMPLE_V2)
-        kubectl(cluster, "apply", "-f", "-", stdin=EXAMPLE_V1)
-        kubectl(cluster, "get", "lotest")
-        say("the v1 test read back as v2")
-        kubectl(cluster, "get", "locusttests.v2.locust.io", "demo-v1", "-o", "jsonpath={.spec}")
-        say("a bad test (worker.replicas: 0) is rejected with the field and the fix")
-        kubectl(cluster, "apply", "-f", "-", stdin=EXAMPLE_INVALID)
-    finally:
-        operator.terminate()
-        operator.wait(30)
+    deadline = time.monotonic() + 30
+    while "operator running" not in log_path.read_text():
+        if operator.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the operator did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    time.sleep(2)  # the apiserver picks up new webhook registrations asynchronously
+    return operator, log_path
 
 
-async def run(cluster: LocalCluster) -> None:
-    kube = AsyncClient(config=KubeConfig.from_file(str(cluster.kubeconfig)))
-    try:
-        nodes = [n.metadata.name async for n in kube.list(Node) if n.metadata]
-        say(f"nodes: {', '.join(str(n) for n in nodes)}")
-        await show_job_lifecycle(kube)
-    finally:
-        await kube.close()
+def show_a_test_run(cluster: LocalCluster) -> None:
+    say("a ConfigMap with the locustfile, and a v2 LocustTest using it")
+    kubectl(cluster, "create", "configmap", "demo-scripts", "--from-literal=demo.py=" + LOCUSTFILE)
+    kubectl(cluster, "apply", "-f", "-", stdin=EXAMPLE_V2)
+    say("the operator creates the master Service and Jobs; kwok runs the pods")
+    follow_phases(cluster, "demo-v2", "Running")
+    kubectl(cluster, "get", "svc,jobs,pods", "-l", "performance-test-name=demo-v2")
+    kubectl(cluster, "get", "lotest", "demo-v2")
+    say("the FAQ's progress commands")
+    kubectl(cluster, "get", "locusttest", "demo-v2", "-o",
+            "jsonpath={.status.connectedWorkers}/{.status.expectedWorkers}{'\\n'}")  # fmt: skip
+    say("Locust's master exits 0 when --autoquit ends the test (kwok plays that part)")
+    master = kubectl(cluster, "get", "pods", "-l", "performance-test-pod-name=demo-v2-master",
+                     "-o", "jsonpath={.items[0].metadata.name}", quiet=True)  # fmt: skip
+    kubectl(cluster, "annotate", "pod", master, "kwok.locust.io/outcome=Succeeded")
+    follow_phases(cluster, "demo-v2", "Succeeded")
+    kubectl(cluster, "get", "lotest", "demo-v2", "-o", "jsonpath={.status}{'\\n'}")
+    kubectl(cluster, "get", "events", "--field-selector", "involvedObject.name=demo-v2",
+            "-o", "custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message")  # fmt: skip
+
+
+def show_versions_and_validation(cluster: LocalCluster) -> None:
+    say("a deprecated v1 LocustTest: stored as v2 by the conversion webhook, reconciled alike")
+    kubectl(cluster, "apply", "-f", "-", stdin=EXAMPLE_V1)
+    wait_for(cluster, "lotest/demo-v1", "{.status.phase}", "Running")
+    kubectl(cluster, "get", "lotest")
+    kubectl(cluster, "get", "locusttests.v2.locust.io", "demo-v1", "-o", "jsonpath={.spec}{'\\n'}")
+    say("a bad test (worker.replicas: 0) is rejected with the field and the fix")
+    kubectl(cluster, "apply", "-f", "-", stdin=EXAMPLE_INVALID)
+
+
+def install_crd(cluster: LocalCluster) -> None:
+    say("installing the LocustTest CRD (generated from the Python types)")
+    kubectl(
+        cluster,
+        "apply",
+        "--server-side",
+        "-f",
+        str(REPO_ROOT / "config/crd/locust.io_locusttests.yaml"),
+    )
+    kubectl(cluster, "wait", "--for=condition=Established", "crd/locusttests.locust.io")
 
 
 def main() -> int:
@@ -187,8 +189,18 @@ def main() -> int:
         say("starting the local control plane on 127.0.0.1")
         cluster.start()
         try:
-            asyncio.run(run(cluster))
-            show_locusttest_api(cluster, Path(data_dir))
+            kubectl(cluster, "get", "nodes")
+            install_crd(cluster)
+            operator, log_path = start_operator(cluster, Path(data_dir))
+            try:
+                show_a_test_run(cluster)
+                show_versions_and_validation(cluster)
+            finally:
+                operator.terminate()
+                operator.wait(30)
+                say("operator log (last lines)")
+                for line in log_path.read_text().splitlines()[-8:]:
+                    print(f"      {line}")
         finally:
             say("stopping the control plane")
             cluster.stop()

@@ -210,6 +210,10 @@ class LocalCluster:
                 f"--root-ca-file={ca.pair.cert}",
                 "--controllers=*",
                 "--profiling=false",
+                # Client-side rate limits sized for a real cluster's apiserver would turn a
+                # burst of hundreds of pods (make bench) into minutes of queueing here.
+                "--kube-api-qps=500",
+                "--kube-api-burst=1000",
             ],
         )
         self._launch(
@@ -223,6 +227,8 @@ class LocalCluster:
                 f"--cert-dir={self.pki / 'scheduler-generated'}",
                 "--leader-elect=false",
                 "--profiling=false",
+                "--kube-api-qps=500",
+                "--kube-api-burst=1000",
             ],
         )
         self._launch(

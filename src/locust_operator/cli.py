@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -44,6 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, then in-cluster)",
     )
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NAMESPACE",
+        help="watch only this namespace (repeat, or comma-separate, for several; "
+        "default: all namespaces)",
+    )
+    run.add_argument(
+        "--no-controller",
+        dest="enable_controller",
+        action="store_false",
+        help="serve the webhooks only, do not reconcile LocustTests",
+    )
+    run.add_argument(
+        "--metrics-bind-address",
+        type=_host_port,
+        help="HOST:PORT to serve Prometheus /metrics and the /healthz, /readyz probes on "
+        "(default: off)",
+    )
     webhooks = run.add_argument_group("webhooks")
     webhooks.add_argument(
         "--enable-webhooks",
@@ -84,7 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(text)
         return 0
 
+    from locust_operator.config import ConfigError, OperatorConfig
     from locust_operator.runtime import OperatorOptions, run_operator
+
+    try:
+        config = OperatorConfig.from_env(os.environ)
+    except ConfigError as error:
+        print(f"locust-operator: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    namespaces = [ns.strip() for value in args.namespace for ns in value.split(",") if ns.strip()]
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -98,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.webhook_bind_address = (url.hostname, url.port or 443)
     options = OperatorOptions(
         kubeconfig=args.kubeconfig,
+        namespaces=namespaces,
+        config=config,
+        enable_controller=args.enable_controller,
+        metrics_bind=args.metrics_bind_address,
         enable_webhooks=args.enable_webhooks,
         webhook_url=args.webhook_url,
         webhook_bind=args.webhook_bind_address or ("0.0.0.0", 9443),

@@ -46,6 +46,7 @@ def operator(
         kubeconfig=kubeconfig,
         log_path=tmp_path_factory.mktemp("operator") / "operator.log",
         webhooks=True,
+        args=["--no-controller"],  # the API alone: the controller has its own e2e suite
     )
     process.start()
     try:

@@ -179,7 +179,8 @@ def _container_failure(
             return PodFailure(pod, IMAGE_PULL_ERROR, detail)
         if reason == _CRASH_LOOP_WAITING:
             return PodFailure(pod, INITIALIZATION_ERROR if in_init else CRASH_LOOP_BACK_OFF, detail)
-        if in_init and reason not in _BENIGN_INIT_WAITING:
+        # A sidecar that cannot start holds the whole pod in initialization.
+        if (in_init or sidecar) and reason not in _BENIGN_INIT_WAITING:
             return PodFailure(pod, INITIALIZATION_ERROR, detail)
 
     terminated = state.terminated if state else None

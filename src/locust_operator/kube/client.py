@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from lightkube import AsyncClient, KubeConfig
 
@@ -32,4 +33,19 @@ def load_kube_config(kubeconfig: str | None = None) -> KubeConfig:
 
 
 def async_client(config: KubeConfig) -> AsyncClient:
-    return AsyncClient(config=config, field_manager=FIELD_MANAGER)
+    client = AsyncClient(config=config, field_manager=FIELD_MANAGER)
+    _count_requests(client)
+    return client
+
+
+def _count_requests(client: AsyncClient) -> None:
+    from locust_operator.metrics import KUBE_REQUESTS
+
+    async def count(request: Any) -> None:
+        KUBE_REQUESTS.labels(request.method).inc()
+
+    # lightkube (pinned <2) keeps its httpx client at _client._client; the request hook
+    # is the one place that sees every call, watches included.
+    http = getattr(getattr(client, "_client", None), "_client", None)
+    if http is not None:
+        http.event_hooks["request"].append(count)

@@ -98,6 +98,16 @@ FAILING_PODS: list[tuple[str, dict[str, Any], str, str]] = [
         "RunContainerError",
     ),
     (
+        "native sidecar cannot start",
+        {
+            "phase": "Pending",
+            "sidecars": ("exporter",),
+            "init_containers": [container("exporter", waiting="RunContainerError")],
+        },
+        INITIALIZATION_ERROR,
+        "exporter: RunContainerError",
+    ),
+    (
         "init container image pull",
         {"phase": "Pending", "init_containers": [container("setup", waiting="ImagePullBackOff")]},
         IMAGE_PULL_ERROR,

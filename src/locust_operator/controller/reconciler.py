@@ -1,0 +1,385 @@
+"""Reconcile one LocustTest: converge its children and write its status.
+
+Level-triggered: every call reads the observed state from the informer caches and acts
+on it, whatever event (or none: a resync) caused it. Writes happen only when something
+differs: a missing child, a missing finalizer, a status that changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import ConfigMap, Pod, Service
+from lightkube.types import PatchType
+
+from locust_operator.api.names import GROUP, KIND, PLURAL, V2, V2_API_VERSION
+from locust_operator.config import OperatorConfig
+from locust_operator.controller import children as child
+from locust_operator.controller.events import transition_events
+from locust_operator.controller.status import Observed, compute_status, status_changed
+from locust_operator.kube.client import FIELD_MANAGER
+from locust_operator.kube.events import EventRecorder, InvolvedObject
+from locust_operator.resources import (
+    TEST_NAME_LABEL,
+    Children,
+    build_children,
+    master_job_name,
+    master_service_name,
+    worker_job_name,
+)
+
+log = logging.getLogger(__name__)
+
+LocustTestResource = create_namespaced_resource(GROUP, V2, KIND, PLURAL)
+FINALIZER = "locust.io/cleanup"
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+# While a previous incarnation's children (same name, other uid) are being garbage
+# collected, look again soon; their DELETED events usually come first anyway.
+FOREIGN_CHILD_RETRY_SECONDS = 2.0
+
+T = TypeVar("T")
+
+
+class Cache(Protocol[T]):
+    def get(self, namespace: str, name: str) -> T | None: ...
+
+    def by_label(self, key: str, value: str, namespace: str) -> list[T]: ...
+
+
+@dataclass(frozen=True)
+class Result:
+    requeue_after: float | None = None
+
+
+class Conflict(Exception):
+    """The object changed under us; retry from the cache (rate-limited)."""
+
+
+class ChildCreationFailed(Exception):
+    """The apiserver refused a child; the status says why, the key is retried with backoff."""
+
+
+@dataclass
+class ObservedChildren:
+    service: Service | None = None
+    master_job: Job | None = None
+    worker_job: Job | None = None
+    foreign: tuple[str, ...] = ()
+
+    def existing(self) -> list[Service | Job]:
+        return [c for c in (self.service, self.master_job, self.worker_job) if c is not None]
+
+
+def _involved(test: Mapping[str, Any]) -> InvolvedObject:
+    meta = test["metadata"]
+    return InvolvedObject(V2_API_VERSION, KIND, meta["namespace"], meta["name"], meta["uid"])
+
+
+def _referenced_config_maps(spec: Mapping[str, Any]) -> list[str]:
+    names: list[str] = []
+    files = spec.get("testFiles") or {}
+    for key in ("configMapRef", "libConfigMapRef"):
+        if files.get(key):
+            names.append(files[key])
+    for ref in (spec.get("env") or {}).get("configMapRefs") or []:
+        if ref.get("name"):
+            names.append(ref["name"])
+    return list(dict.fromkeys(names))
+
+
+def _pod_settled(pod: Pod) -> bool:
+    """Running with no container waiting, or finished: nothing to diagnose."""
+    status = pod.status
+    if status is None or status.phase in (None, "Pending", "Unknown"):
+        return False
+    if status.phase in ("Succeeded", "Failed"):
+        return True
+    statuses = [*(status.initContainerStatuses or []), *(status.containerStatuses or [])]
+    return not any(s.state and s.state.waiting for s in statuses)
+
+
+class LocustTestReconciler:
+    def __init__(
+        self,
+        client: AsyncClient,
+        config: OperatorConfig,
+        *,
+        tests: Cache[Any],
+        services: Cache[Service],
+        jobs: Cache[Job],
+        pods: Cache[Pod],
+        recorder: EventRecorder,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._config = config
+        self._tests = tests
+        self._services = services
+        self._jobs = jobs
+        self._pods = pods
+        self._recorder = recorder
+        self._clock = clock
+        self._grace_period = timedelta(seconds=config.pod_health_grace_period_seconds)
+
+    async def reconcile(self, namespace: str, name: str) -> Result:
+        test = self._tests.get(namespace, name)
+        if test is None:
+            return Result()  # gone: its children go with it through garbage collection
+        meta = test["metadata"]
+        if meta.get("deletionTimestamp"):
+            await self._finalize(test)
+            return Result()
+        if FINALIZER not in (meta.get("finalizers") or []):
+            patched = await self._add_finalizer(test)
+            if patched is None:
+                return Result()  # deleted meanwhile
+            test, meta = patched, patched["metadata"]
+
+        previous = test.get("status") or {}
+        terminal = previous.get("phase") in TERMINAL_PHASES
+        observed = self._observe_children(test)
+        if observed.foreign:
+            log.info(
+                "%s/%s: waiting for %s of an earlier test with the same name to go away",
+                namespace,
+                name,
+                ", ".join(observed.foreign),
+            )
+            return Result(requeue_after=FOREIGN_CHILD_RETRY_SECONDS)
+
+        built_test = self._built_test(test, observed)
+        recreated: list[str] = []
+        creation_error: str | None = None
+        if not terminal:
+            missing = self._missing(built_test, observed)
+            if missing:
+                creation_error = await self._create(missing, observed, master_job_name(name))
+                if creation_error is None and self._had_children(previous):
+                    recreated = [
+                        f"{obj.kind} {obj.metadata.name}" for obj in missing if obj.metadata
+                    ]
+                    for obj in missing:
+                        log.warning(
+                            "%s/%s: %s %s was deleted; recreated it",
+                            namespace,
+                            name,
+                            obj.kind,
+                            obj.metadata.name if obj.metadata else "?",
+                        )
+
+        pods = self._observe_pods(test, observed)
+        spec = built_test["spec"]
+        missing_config_maps: list[str] = []
+        if not terminal and pods and not all(_pod_settled(p) for p in pods):
+            missing_config_maps = await self._missing_config_maps(namespace, spec)
+
+        built_generation = int(built_test["metadata"].get("generation") or 0)
+        state = Observed(
+            generation=int(meta.get("generation") or 0),
+            built_from_generation=built_generation if observed.existing() else None,
+            expected_workers=int(spec["worker"]["replicas"]),
+            service=observed.service,
+            master_job=observed.master_job,
+            worker_job=observed.worker_job,
+            pods=pods,
+            missing_config_maps=missing_config_maps,
+            creation_error=creation_error,
+            recreated=recreated,
+        )
+        result = compute_status(previous, state, self._clock(), self._grace_period)
+        if status_changed(previous, result.status):
+            await self._write_status(test, previous, result.status)
+            for intent in transition_events(previous, result.status, recreated):
+                await self._recorder.emit(
+                    _involved(test), intent.type, intent.reason, intent.message
+                )
+        if creation_error is not None:
+            raise ChildCreationFailed(creation_error)
+        return Result(requeue_after=result.requeue_after)
+
+    # --- observation ---------------------------------------------------------------------
+
+    def _observe_children(self, test: Mapping[str, Any]) -> ObservedChildren:
+        meta = test["metadata"]
+        namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        found = ObservedChildren(
+            service=self._services.get(namespace, master_service_name(name)),
+            master_job=self._jobs.get(namespace, master_job_name(name)),
+            worker_job=self._jobs.get(namespace, worker_job_name(name)),
+        )
+        foreign = []
+        for attr in ("service", "master_job", "worker_job"):
+            obj = getattr(found, attr)
+            if obj is not None and not child.is_owned_by(obj, uid):
+                foreign.append(f"{obj.kind} {obj.metadata.name if obj.metadata else '?'}")
+        found.foreign = tuple(foreign)
+        return found
+
+    def _observe_pods(self, test: Mapping[str, Any], observed: ObservedChildren) -> list[Pod]:
+        meta = test["metadata"]
+        job_uids = {
+            job.metadata.uid
+            for job in (observed.master_job, observed.worker_job)
+            if job is not None and job.metadata is not None
+        }
+        pods = self._pods.by_label(TEST_NAME_LABEL, meta["name"], meta["namespace"])
+        # Only pods of this incarnation's Jobs: a recreated test must not see the old pods.
+        return sorted(
+            (p for p in pods if child.controller_uid(p) in job_uids),
+            key=lambda p: p.metadata.name if p.metadata and p.metadata.name else "",
+        )
+
+    def _built_test(self, test: Mapping[str, Any], observed: ObservedChildren) -> dict[str, Any]:
+        """The test to build children from: as its surviving children recorded it, else now."""
+        for existing in observed.existing():
+            spec = child.applied_spec(existing)
+            generation = child.built_from_generation(existing)
+            if spec is not None and generation is not None:
+                return child.as_built(test, spec, generation)
+        return dict(test)
+
+    @staticmethod
+    def _had_children(previous: Mapping[str, Any]) -> bool:
+        for condition in previous.get("conditions") or []:
+            if condition.get("type") == "Ready" and condition.get("reason") == "ResourcesCreated":
+                return True
+        return previous.get("phase") == "Running"
+
+    def _missing(
+        self, built_test: Mapping[str, Any], observed: ObservedChildren
+    ) -> list[Service | Job]:
+        if observed.service and observed.master_job and observed.worker_job:
+            return []
+        wanted: Children = build_children(dict(built_test), self._config)
+        snapshot = child.encode_spec(built_test["spec"])
+        missing: list[Service | Job] = []
+        for have, want in (
+            (observed.service, wanted.service),
+            (observed.master_job, wanted.master_job),
+            (observed.worker_job, wanted.worker_job),
+        ):
+            if have is None:
+                assert want.metadata is not None
+                want.metadata.annotations = {
+                    **(want.metadata.annotations or {}),
+                    child.APPLIED_SPEC_ANNOTATION: snapshot,
+                }
+                missing.append(want)
+        return missing
+
+    async def _missing_config_maps(self, namespace: str, spec: Mapping[str, Any]) -> list[str]:
+        missing = []
+        for name in _referenced_config_maps(spec):
+            try:
+                await self._client.get(ConfigMap, name, namespace=namespace)
+            except ApiError as error:
+                if error.status.code == 404:
+                    missing.append(name)
+                else:
+                    raise
+        return missing
+
+    # --- writes --------------------------------------------------------------------------
+
+    async def _create(
+        self, missing: Sequence[Service | Job], observed: ObservedChildren, master_name: str
+    ) -> str | None:
+        """Creates the missing children (Service first: workers resolve the master through
+        it). Returns an error message instead of raising, so that the status can say it."""
+        missing_master = next(
+            (
+                o
+                for o in missing
+                if isinstance(o, Job) and o.metadata and o.metadata.name == master_name
+            ),
+            None,
+        )
+        for obj in missing:
+            try:
+                # Server-side apply: idempotent when our cache lags behind a create.
+                created = await self._client.apply(obj, field_manager=FIELD_MANAGER, force=True)
+            except ApiError as error:
+                kind = obj.kind
+                name = obj.metadata.name if obj.metadata else "?"
+                return f"creating {kind} {name} failed: {error.status.message}"
+            if isinstance(created, Service):
+                observed.service = created
+            elif isinstance(created, Job):
+                if obj is missing_master:
+                    observed.master_job = created
+                else:
+                    observed.worker_job = created
+        return None
+
+    async def _add_finalizer(self, test: Mapping[str, Any]) -> dict[str, Any] | None:
+        meta = test["metadata"]
+        finalizers = [*(meta.get("finalizers") or []), FINALIZER]
+        return await self._patch_metadata(test, {"finalizers": finalizers})
+
+    async def _finalize(self, test: Mapping[str, Any]) -> None:
+        meta = test["metadata"]
+        if FINALIZER not in (meta.get("finalizers") or []):
+            return
+        await self._recorder.emit(
+            _involved(test),
+            "Normal",
+            "Deleting",
+            "LocustTest deleted; its Service and Jobs are removed by garbage collection",
+        )
+        remaining = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
+        await self._patch_metadata(test, {"finalizers": remaining})
+        log.info("%s/%s: deleted", meta["namespace"], meta["name"])
+
+    async def _patch_metadata(
+        self, test: Mapping[str, Any], changes: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The patched object, or None when it is gone."""
+        meta = test["metadata"]
+        # resourceVersion makes the patch conditional: a stale view gets 409, not a lost update.
+        body = {"metadata": {**changes, "resourceVersion": meta["resourceVersion"]}}
+        try:
+            patched = await self._client.patch(
+                LocustTestResource,
+                meta["name"],
+                body,
+                namespace=meta["namespace"],
+                patch_type=PatchType.MERGE,
+            )
+            return dict(patched)  # a generic resource is a dict of the JSON
+        except ApiError as error:
+            if error.status.code == 404:
+                return None
+            if error.status.code == 409:
+                raise Conflict(error.status.message) from error
+            raise
+
+    async def _write_status(
+        self, test: Mapping[str, Any], previous: Mapping[str, Any], status: dict[str, Any]
+    ) -> None:
+        meta = test["metadata"]
+        # A merge patch keeps keys it does not mention: null the ones that went away.
+        patch: dict[str, Any] = {key: None for key in previous if key not in status}
+        patch.update(status)
+        body = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": patch}
+        try:
+            await self._client.patch(
+                LocustTestResource.Status,
+                meta["name"],
+                body,
+                namespace=meta["namespace"],
+                patch_type=PatchType.MERGE,
+            )
+        except ApiError as error:
+            if error.status.code == 404:
+                return
+            if error.status.code == 409:
+                raise Conflict(error.status.message) from error
+            raise

@@ -1,0 +1,176 @@
+"""End-to-end fixtures: the operator runs as a separate process (`locust-operator run`)
+against the local control plane, with its webhooks, and kwok plays the kubelet."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lightkube import AsyncClient
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import ConfigMap, Pod
+
+from tests.helpers import eventually, new_namespace
+from tests.locusttests import LocustTestV2
+from tests.operator_process import OperatorProcess
+
+# Short so the PodsHealthy tests see failures "after the grace period" quickly; the
+# default (2 minutes) is covered by the unit tests.
+GRACE_PERIOD_SECONDS = "4"
+OPERATOR_ENV = {"POD_HEALTH_GRACE_PERIOD_SECONDS": GRACE_PERIOD_SECONDS}
+
+
+class RestartableOperator:
+    """One operator for the whole e2e session, which a test may kill and start again."""
+
+    def __init__(self, kubeconfig: Path, log_dir: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_dir = log_dir
+        self.port = 0
+        self.starts = 0
+        self.process: OperatorProcess | None = None
+
+    def start(self) -> OperatorProcess:
+        self.starts += 1
+        process = OperatorProcess(
+            kubeconfig=self.kubeconfig,
+            log_path=self.log_dir / f"operator-{self.starts}.log",
+            webhooks=True,
+            webhook_port=self.port,
+            env=OPERATOR_ENV,
+        )
+        process.start()
+        self.port = process.webhook_port
+        process.wait_for_log("controller started")
+        self.process = process
+        return process
+
+    def stop(self, sig: int | None = None) -> int | None:
+        assert self.process is not None
+        return self.process.stop() if sig is None else self.process.stop(sig)
+
+    def log_tail(self) -> str:
+        return self.process.log_tail() if self.process else ""
+
+
+@pytest.fixture(scope="session")
+def operator(
+    kubeconfig: Path, crd: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RestartableOperator]:
+    handle = RestartableOperator(kubeconfig, tmp_path_factory.mktemp("operator"))
+    handle.start()
+    try:
+        yield handle
+    finally:
+        code = handle.stop()
+        assert code == 0, handle.log_tail()
+
+
+@pytest.fixture
+async def namespace(kube: AsyncClient, operator: RestartableOperator) -> AsyncIterator[str]:
+    async with new_namespace(kube, "e2e") as name:
+        yield name
+
+
+def locusttest(name: str, **spec: Any) -> dict[str, Any]:
+    """A valid v2 LocustTest; keyword arguments replace top-level spec fields."""
+    body: dict[str, Any] = {
+        "apiVersion": "locust.io/v2",
+        "kind": "LocustTest",
+        "metadata": {"name": name},
+        "spec": {
+            "image": "locustio/locust:2.43.1",
+            "master": {"command": "--locustfile /lotest/src/test.py --host http://127.0.0.1"},
+            "worker": {"command": "--locustfile /lotest/src/test.py", "replicas": 2},
+            "testFiles": {"configMapRef": "scripts"},
+        },
+    }
+    body["spec"].update(copy.deepcopy(spec))
+    return body
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+async def create_scripts(kube: AsyncClient, namespace: str, name: str = "scripts") -> None:
+    await kube.create(
+        ConfigMap(
+            metadata=ObjectMeta(name=name, namespace=namespace),
+            data={"test.py": "from locust import HttpUser\n"},
+        )
+    )
+
+
+async def create_test(kube: AsyncClient, namespace: str, body: dict[str, Any]) -> None:
+    await kube.create(LocustTestV2(copy.deepcopy(body)), namespace=namespace)
+
+
+async def get_status(kube: AsyncClient, namespace: str, name: str) -> dict[str, Any]:
+    obj = await kube.get(LocustTestV2, name, namespace=namespace)
+    return dict(obj.get("status") or {})
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    for item in status.get("conditions") or []:
+        if item.get("type") == kind:
+            return dict(item)
+    return {}
+
+
+async def wait_for_phase(
+    kube: AsyncClient, namespace: str, name: str, phase: str, within: float = 60.0
+) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    async def reached() -> bool:
+        seen.update(await get_status(kube, namespace, name))
+        return seen.get("phase") == phase
+
+    await eventually(reached, within=within, what=f"{name} reaches phase {phase} (saw {seen})")
+    return seen
+
+
+async def wait_for_condition(
+    kube: AsyncClient,
+    namespace: str,
+    name: str,
+    kind: str,
+    status: str,
+    reason: str,
+    within: float = 60.0,
+) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    async def holds() -> bool:
+        seen.clear()
+        seen.update(condition(await get_status(kube, namespace, name), kind))
+        return seen.get("status") == status and seen.get("reason") == reason
+
+    await eventually(
+        holds, within=within, what=f"{name}: {kind}={status} ({reason}); last seen {seen}"
+    )
+    return seen
+
+
+async def pods_of(kube: AsyncClient, namespace: str, name: str, role: str) -> list[Pod]:
+    return [
+        pod
+        async for pod in kube.list(
+            Pod,
+            namespace=namespace,
+            labels={"performance-test-name": name, "locust-role": role},
+        )
+    ]
+
+
+async def jobs_of(kube: AsyncClient, namespace: str, name: str) -> list[Job]:
+    return [
+        job
+        async for job in kube.list(Job, namespace=namespace, labels={"performance-test-name": name})
+    ]

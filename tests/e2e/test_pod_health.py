@@ -1,0 +1,139 @@
+"""PodsHealthy: each reason the operator reports, after the grace period, from what kwok
+(standing in for the kubelet) and the real scheduler report about the pods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lightkube import AsyncClient
+from lightkube.resources.core_v1 import Pod
+from lightkube.types import PatchType
+
+from tests.e2e.conftest import (
+    create_scripts,
+    create_test,
+    locusttest,
+    pods_of,
+    unique,
+    wait_for_condition,
+    wait_for_phase,
+)
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.cluster
+
+WAITING = "kwok.locust.io/waiting-reason"
+
+
+def waiting(reason: str) -> dict[str, Any]:
+    """Spec fields that keep every pod's containers waiting with ``reason``."""
+    return {
+        "master": {
+            "command": "--locustfile /lotest/src/test.py",
+            "annotations": {WAITING: reason},
+        },
+        "worker": {
+            "command": "--locustfile /lotest/src/test.py",
+            "replicas": 1,
+            "annotations": {WAITING: reason},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("kubelet_reason", "reported"),
+    [
+        ("ErrImagePull", "ImagePullError"),
+        ("ImagePullBackOff", "ImagePullError"),
+        ("CrashLoopBackOff", "CrashLoopBackOff"),
+        ("CreateContainerConfigError", "ConfigurationError"),
+    ],
+)
+async def test_container_waiting_reasons(
+    kube: AsyncClient, namespace: str, kubelet_reason: str, reported: str
+) -> None:
+    name = unique("health")
+    await create_scripts(kube, namespace)
+    await create_test(kube, namespace, locusttest(name, **waiting(kubelet_reason)))
+    seen = await wait_for_condition(kube, namespace, name, "PodsHealthy", "False", reported)
+    assert name in seen["message"]  # names the failing pod(s)
+
+
+async def test_unschedulable_pods_report_scheduling_error(
+    kube: AsyncClient, namespace: str
+) -> None:
+    name = unique("sched")
+    await create_scripts(kube, namespace)
+    body = locusttest(name, scheduling={"nodeSelector": {"no-such-node-label": "x"}})
+    await create_test(kube, namespace, body)
+    seen = await wait_for_condition(
+        kube, namespace, name, "PodsHealthy", "False", "SchedulingError"
+    )
+    assert seen["message"]
+    assert (await wait_for_phase(kube, namespace, name, "Pending", within=5))["phase"] == "Pending"
+
+
+async def test_configmap_created_later_recovers(kube: AsyncClient, namespace: str) -> None:
+    """The FAQ: create the ConfigMap before or after the LocustTest; the operator detects
+    the missing ConfigMap in PodsHealthy and the recovery by itself."""
+    name = unique("late")
+    # No ConfigMap yet: a kubelet would keep the containers in ContainerCreating.
+    body = locusttest(name, **waiting("ContainerCreating"))
+    body["spec"]["testFiles"] = {"configMapRef": "late-scripts"}
+    await create_test(kube, namespace, body)
+    seen = await wait_for_condition(
+        kube, namespace, name, "PodsHealthy", "False", "ConfigurationError"
+    )
+    assert "late-scripts" in seen["message"]
+    status = await wait_for_phase(kube, namespace, name, "Pending", within=5)
+    assert status["phase"] == "Pending"
+
+    await create_scripts(kube, namespace, "late-scripts")
+    # The kubelet retries the mount and starts the containers: drop the waiting state.
+    for role in ("master", "worker"):
+        for pod in await pods_of(kube, namespace, name, role):
+            assert pod.metadata and pod.metadata.name
+            await kube.patch(
+                Pod,
+                pod.metadata.name,
+                [{"op": "remove", "path": "/metadata/annotations/kwok.locust.io~1waiting-reason"}],
+                namespace=namespace,
+                patch_type=PatchType.JSON,
+            )
+    await wait_for_condition(kube, namespace, name, "PodsHealthy", "True", "PodsHealthy")
+    await wait_for_phase(kube, namespace, name, "Running")
+
+
+async def test_healthy_pods(kube: AsyncClient, namespace: str) -> None:
+    name = unique("healthy")
+    await create_scripts(kube, namespace)
+    await create_test(kube, namespace, locusttest(name))
+    await wait_for_condition(kube, namespace, name, "PodsHealthy", "True", "PodsHealthy")
+
+    async def all_running() -> bool:
+        pods = [
+            *await pods_of(kube, namespace, name, "master"),
+            *await pods_of(kube, namespace, name, "worker"),
+        ]
+        return len(pods) == 3 and all(p.status and p.status.phase == "Running" for p in pods)
+
+    await eventually(all_running, what="all three pods Running")
+
+
+async def test_sidecar_that_cannot_start_reports_initialization_error(
+    kube: AsyncClient, namespace: str
+) -> None:
+    """The master pod's metrics-exporter sidecar (an init container) never starts, so the
+    pod never finishes initializing."""
+    name = unique("init")
+    await create_scripts(kube, namespace)
+    master = {
+        "command": "--locustfile /lotest/src/test.py",
+        "annotations": {"kwok.locust.io/init-waiting-reason": "RunContainerError"},
+    }
+    await create_test(kube, namespace, locusttest(name, master=master))
+    seen = await wait_for_condition(
+        kube, namespace, name, "PodsHealthy", "False", "InitializationError"
+    )
+    assert f"{name}-master" in seen["message"]
