@@ -11,6 +11,7 @@ from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Event, Pod, Service
+from lightkube.types import CascadeType, PatchType
 
 from tests.e2e.conftest import (
     RestartableOperator,
@@ -58,6 +59,7 @@ async def test_spec_edits_are_ignored_and_reported(kube: AsyncClient, namespace:
         name,
         {"spec": {"worker": {"replicas": 5}, "master": {"command": "--locustfile /x.py"}}},
         namespace=namespace,
+        patch_type=PatchType.MERGE,
     )
     seen = await wait_for_condition(
         kube, namespace, name, "SpecDrifted", "True", "SpecChangeIgnored"
@@ -84,13 +86,19 @@ async def test_deleted_children_are_recreated(
     name = unique("heal")
     await start_test(kube, namespace, name)
     # A later spec edit must not leak into the recreated child.
-    await kube.patch(LocustTestV2, name, {"spec": {"worker": {"replicas": 4}}}, namespace=namespace)
+    await kube.patch(
+        LocustTestV2,
+        name,
+        {"spec": {"worker": {"replicas": 4}}},
+        namespace=namespace,
+        patch_type=PatchType.MERGE,
+    )
     await wait_for_condition(kube, namespace, name, "SpecDrifted", "True", "SpecChangeIgnored")
 
     child = f"{name}{suffix}"
     old_uid = await uid_of(kube, kind, namespace, child)
     assert old_uid
-    await kube.delete(kind, child, namespace=namespace, propagation_policy="Background")
+    await kube.delete(kind, child, namespace=namespace, cascade=CascadeType.BACKGROUND)
 
     async def recreated() -> bool:
         uid = await uid_of(kube, kind, namespace, child)

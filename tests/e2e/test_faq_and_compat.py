@@ -35,7 +35,8 @@ def faq_jsonpath_commands() -> list[str]:
     """The FAQ's `kubectl get locusttest my-test -o jsonpath=...` commands, verbatim."""
     if not FAQ.is_file():
         return []
-    return re.findall(r"^(kubectl get locusttest .*-o jsonpath='[^']*')", FAQ.read_text(), re.M)
+    found = re.findall(r"(kubectl get locusttest [^`\n]*?-o jsonpath='[^']*')", FAQ.read_text())
+    return list(dict.fromkeys(found))
 
 
 def run_faq_command(cluster: LocalCluster, command: str, namespace: str, name: str) -> str:
