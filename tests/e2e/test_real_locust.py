@@ -129,7 +129,7 @@ def test_generated_pods_run_a_distributed_test_with_real_locust(tmp_path: Path) 
         assert f"--master-bind-port={local_master_port}" in master_argv
         assert f"--master-port={local_master_port}" in worker_argv
         assert f"--master-host={LOOPBACK}" in worker_argv
-        pod_only = re.compile(rf"/lotest|/opt/locust|{service['metadata']['name']}")
+        pod_only = re.compile(rf"/lotest|/opt/locust|{re.escape(service['metadata']['name'])}")
         for value in [*master_argv, *worker_argv, *master_env.values(), *worker_env.values()]:
             assert not pod_only.search(value), value
 
