@@ -28,8 +28,8 @@ tools: ## Build the pinned control-plane binaries (cached outside the tree)
 	@bash hack/build-tools.sh >/dev/null
 
 lint: venv ## ruff (lint + format check) and mypy
-	$(VENV)/bin/ruff check src tests hack
-	$(VENV)/bin/ruff format --check src tests hack
+	$(VENV)/bin/ruff check src tests hack benchmarks
+	$(VENV)/bin/ruff format --check src tests hack benchmarks
 	$(VENV)/bin/mypy src
 
 test-unit: venv ## Unit tests (no cluster)
@@ -48,6 +48,9 @@ cluster-down: ## Stop the local control plane
 
 demo: venv ## The main job on the embedded local control plane
 	$(PY) hack/demo.py
+
+bench: venv ## Speed and memory figures of the operator on the local control plane
+	$(PY) benchmarks/bench_controller.py $(BENCH_ARGS)
 
 crd: venv ## Regenerate the committed CRD from the Python types
 	$(VENV)/bin/locust-operator crd > config/crd/locust.io_locusttests.yaml

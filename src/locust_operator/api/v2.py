@@ -169,7 +169,9 @@ class MasterSpec:
         default=True,
     )
     autoquit: Autoquit = prop(
-        "Quit the master after the test finished (--autoquit).", default_factory=Autoquit
+        "Quit the master after the test finished (--autoquit). Applies only with autostart: "
+        "Locust does not accept --autoquit for a test started from the web UI.",
+        default_factory=Autoquit,
     )
     extra_args: list[str] | None = _extra_args_prop()
 

@@ -22,7 +22,9 @@ def master_args(spec: v2.LocustTestSpec, otel: bool) -> list[str]:
     ]
     if master.autostart:
         args.append("--autostart")
-    if master.autoquit.enabled:
+    # Locust refuses --autoquit without --autostart (exit 1 at startup): a test started
+    # from the web UI is stopped from there too.
+    if master.autoquit.enabled and master.autostart:
         args += ["--autoquit", str(master.autoquit.timeout)]
     args += ["--enable-rebalancing", "--only-summary"]
     return args + list(master.extra_args or [])

@@ -82,3 +82,12 @@ def test_extra_args_come_last() -> None:
 
 def test_master_host_of_a_dotted_test_name_is_its_service() -> None:
     assert args(locust_test("team.a"), "worker")[-1] == "--master-host=team-a-master"
+
+
+def test_no_autoquit_without_autostart() -> None:
+    """Locust exits 1 at startup on --autoquit without --autostart; a test started from the
+    web UI keeps its master until someone stops it there."""
+    test = with_role(locust_test(), "master", autostart=False)
+    master = args(test, "master")
+    assert "--autostart" not in master
+    assert "--autoquit" not in master
