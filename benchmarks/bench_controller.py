@@ -55,6 +55,15 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
@@ -107,6 +116,19 @@ class Operator:
             ):
                 total += float(line.rsplit(" ", 1)[1])
         return int(total)
+
+    def histogram_mean(self, name: str, label: str = "") -> tuple[float, float]:
+        """(count, mean) of a histogram on /metrics, summed over label values matching."""
+        _, text = self.get("/metrics")
+        count = total = 0.0
+        for line in text.splitlines():
+            if label not in line:
+                continue
+            if line.startswith(f"{name}_count"):
+                count += float(line.rsplit(" ", 1)[1])
+            elif line.startswith(f"{name}_sum"):
+                total += float(line.rsplit(" ", 1)[1])
+        return count, (total / count if count else 0.0)
 
     def rss(self) -> float:
         return rss_mib(self.process.pid)
@@ -194,7 +216,9 @@ async def finish_masters(kube: AsyncClient) -> None:
     await asyncio.gather(*(finish(p) for p in masters))
 
 
-async def bench(cluster: LocalCluster, work_dir: Path, tests: int, workers: int) -> None:
+async def bench(
+    cluster: LocalCluster, work_dir: Path, tests: int, workers: int, settings: dict[str, str]
+) -> None:
     kube = AsyncClient(config=KubeConfig.from_file(str(cluster.kubeconfig)), field_manager="bench")
     figures: list[tuple[str, str, str]] = []
     await install_crd(kube)
@@ -203,13 +227,24 @@ async def bench(cluster: LocalCluster, work_dir: Path, tests: int, workers: int)
         ConfigMap(metadata=ObjectMeta(name="scripts", namespace=NAMESPACE), data={"test.py": ""})
     )
     # A short resync so that the idle window below spans several of them.
-    env = {"RESYNC_PERIOD_SECONDS": "5"}
+    env = {"RESYNC_PERIOD_SECONDS": "5", **settings}
     operator = Operator(cluster.kubeconfig, work_dir / "operator.log", env)
     try:
         ready = operator.wait_ready()
         figures.append(("start to ready", f"{ready:.2f} s", "<= 1 s"))
         await asyncio.sleep(5)
         figures.append(("idle RSS", f"{operator.rss():.1f} MiB", "<= 60 MiB"))
+
+        # A warm apiserver, as in any cluster that has run a test before: the first
+        # writes to a new CRD compile its validation rules (seconds on 2 cores).
+        await kube.create(locusttest("warm-up", 1), namespace=NAMESPACE)
+        await wait_all(kube, "Running", 1, within=60)
+        await kube.delete(LocustTestResource, "warm-up", namespace=NAMESPACE)
+        # Polling the apiserver: there is no local event to wait on.
+        while await phases(kube):  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        while [p async for p in kube.list(Pod, namespace=NAMESPACE)]:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
 
         say(f"burst: {tests} LocustTests of {workers} workers each")
         seen: dict[str, float] = {}
@@ -225,6 +260,8 @@ async def bench(cluster: LocalCluster, work_dir: Path, tests: int, workers: int)
                 await kube.create(locusttest(name, workers), namespace=NAMESPACE)
                 created[name] = time.monotonic()
 
+        pids = {**cluster.pids(), "operator": operator.process.pid, "bench": os.getpid()}
+        cpu_before = cpu_by_process(pids)
         burst_started = time.monotonic()
         await asyncio.gather(*(create(i) for i in range(tests)))
         say(f"created in {time.monotonic() - burst_started:.1f}s; waiting for Running")
@@ -233,6 +270,15 @@ async def bench(cluster: LocalCluster, work_dir: Path, tests: int, workers: int)
             (f"all {tests} Running after", f"{time.monotonic() - burst_started:.1f} s", "-")
         )
         del all_running
+        cpu_after = cpu_by_process(pids)
+        busy = sorted(((cpu_after[n] - cpu_before[n], n) for n in pids), reverse=True)
+        figures.append(
+            (
+                "profile: CPU s during the burst",
+                ", ".join(f"{name} {used:.0f}" for used, name in busy),
+                "(2 cores)",
+            )
+        )
         latencies = []
         for name, at in created.items():
             keys = (f"svc/{name}-master", f"job/{name}-master", f"job/{name}-worker")
@@ -247,6 +293,34 @@ async def bench(cluster: LocalCluster, work_dir: Path, tests: int, workers: int)
                 f"{statistics.median(latencies):.3f} s / {percentile(latencies, 0.99):.3f} s "
                 f"({len(latencies)} tests)",
                 "p99 <= 1 s",
+            )
+        )
+        reconciles, reconcile_mean = operator.histogram_mean(
+            "locust_operator_reconcile_duration_seconds"
+        )
+        writes, write_mean = operator.histogram_mean(
+            "locust_operator_kube_request_duration_seconds"
+        )
+        figures.append(
+            (
+                "profile: reconciles / mean duration",
+                f"{reconciles:.0f} / {reconcile_mean * 1000:.0f} ms",
+                "-",
+            )
+        )
+        seen, seen_mean = operator.histogram_mean("locust_operator_children_created_seconds")
+        figures.append(
+            (
+                "profile: operator-side seen to children",
+                f"mean {seen_mean:.3f} s ({seen:.0f} tests)",
+                "-",
+            )
+        )
+        figures.append(
+            (
+                "profile: API writes / mean latency",
+                f"{writes:.0f} / {write_mean * 1000:.0f} ms",
+                "-",
             )
         )
         figures.append(
@@ -278,6 +352,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tests", type=int, default=200)
     parser.add_argument("--workers", type=int, default=10)
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="operator setting"
+    )
     args = parser.parse_args()
     bin_dir = build_tools()
     with tempfile.TemporaryDirectory(prefix="locust-bench-") as data_dir:
@@ -285,7 +362,8 @@ def main() -> int:
         say("starting the local control plane")
         cluster.start()
         try:
-            asyncio.run(bench(cluster, Path(data_dir), args.tests, args.workers))
+            settings = dict(item.split("=", 1) for item in args.env)
+            asyncio.run(bench(cluster, Path(data_dir), args.tests, args.workers, settings))
         finally:
             cluster.stop()
     return 0

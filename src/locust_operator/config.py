@@ -191,7 +191,7 @@ class OperatorConfig:
     enable_taint_tolerations_cr_injection: bool = True
     default_runtime_class_name: str | None = None
     pod_health_grace_period_seconds: int = 120
-    max_concurrent_reconciles: int = 4
+    max_concurrent_reconciles: int = 16
     resync_period_seconds: int = 30
 
     def locust_resources(self, role: Role) -> ResourceDefaults:

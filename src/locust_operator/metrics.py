@@ -9,6 +9,17 @@ KUBE_REQUESTS = Counter(
     "Requests the operator sent to the Kubernetes API, by HTTP method.",
     ["method"],
 )
+KUBE_REQUEST_SECONDS = Histogram(
+    "locust_operator_kube_request_duration_seconds",
+    "Time from sending a Kubernetes API request to its response headers, by HTTP method.",
+    ["method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CHILDREN_CREATED_SECONDS = Histogram(
+    "locust_operator_children_created_seconds",
+    "Time from the operator first seeing a new LocustTest to its Service and Jobs created.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 RECONCILES = Counter(
     "locust_operator_reconcile",
     "LocustTest reconciles, by result (success, requeue, conflict, error).",

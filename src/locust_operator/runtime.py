@@ -11,16 +11,16 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from locust_operator.config import OperatorConfig
 from locust_operator.controller.manager import Controller
 from locust_operator.http_server import HttpServer
 from locust_operator.kube.client import NoClusterConfig, async_client, load_kube_config
-from locust_operator.webhook import serving
-from locust_operator.webhook.registration import WebhookEndpoint, register_webhooks
-from locust_operator.webhook.server import WebhookServer
-from locust_operator.webhook.tls import ReloadingTLSContext
+
+if TYPE_CHECKING:
+    from locust_operator.webhook.registration import WebhookEndpoint
 
 log = logging.getLogger("locust_operator")
 
@@ -40,6 +40,8 @@ class OperatorOptions:
     webhook_service_namespace: str = "locust-operator-system"
 
     def webhook_endpoint(self) -> WebhookEndpoint:
+        from locust_operator.webhook.registration import WebhookEndpoint
+
         if self.webhook_url:
             return WebhookEndpoint(url=self.webhook_url)
         return WebhookEndpoint(
@@ -55,6 +57,12 @@ class OperatorOptions:
 
 
 async def _start_webhooks(options: OperatorOptions, stack: contextlib.AsyncExitStack) -> None:
+    # Imported here: TLS and aiohttp cost memory a controller-only replica does not need.
+    from locust_operator.webhook import serving
+    from locust_operator.webhook.registration import register_webhooks
+    from locust_operator.webhook.server import WebhookServer
+    from locust_operator.webhook.tls import ReloadingTLSContext
+
     if options.webhook_cert_dir:
         certificate = serving.from_files(Path(options.webhook_cert_dir))
     else:

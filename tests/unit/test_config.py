@@ -82,7 +82,7 @@ def test_reference_defaults() -> None:
     assert config.enable_taint_tolerations_cr_injection is True
     assert config.default_runtime_class_name is None
     assert config.pod_health_grace_period_seconds == 120
-    assert config.max_concurrent_reconciles == 4
+    assert config.max_concurrent_reconciles == 16
     assert config.resync_period_seconds == 30
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
@@ -31,12 +32,14 @@ from locust_operator.controller.reconciler import (
 from locust_operator.kube.events import EventRecorder
 from locust_operator.kube.informer import EventType, Informer, wait_for_cache_sync
 from locust_operator.kube.workqueue import ShutDown, WorkQueue
-from locust_operator.metrics import RECONCILE_SECONDS, RECONCILES
+from locust_operator.metrics import CHILDREN_CREATED_SECONDS, RECONCILE_SECONDS, RECONCILES
 from locust_operator.resources import OPERATOR_SELECTOR, TEST_NAME_LABEL
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (namespace, name) of a LocustTest
+# How long child status changes are gathered before one reconcile looks at them all.
+STATUS_COALESCE_SECONDS = 0.5
 T = TypeVar("T")
 
 
@@ -127,6 +130,8 @@ class Controller:
                 informer.add_handler(self._on_child)
         for informer in self.pods.informers:
             informer.add_handler(self._on_pod)
+        self._test_revisions: dict[Key, tuple[Any, Any, Any]] = {}
+        self._first_seen: dict[Key, float] = {}  # new tests, until their children exist
         self.reconciles = 0
         self.started = asyncio.Event()
 
@@ -134,12 +139,25 @@ class Controller:
 
     def _on_test(self, event: EventType, obj: Any) -> None:
         meta = obj.get("metadata") or {}
-        self.queue.add((meta.get("namespace", ""), meta.get("name", "")))
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        if event == "DELETED":
+            self._test_revisions.pop(key, None)
+            self._first_seen.pop(key, None)
+            return  # gone; the garbage collector removes the children
+        revision = (meta.get("generation"), meta.get("deletionTimestamp"), meta.get("uid"))
+        # Our own status and finalizer writes come back as updates: nothing to do for them
+        # (the resync still looks at every test). New tests, spec edits and deletions are.
+        if self._test_revisions.get(key) == revision and event == "MODIFIED":
+            return
+        if event == "ADDED" and key not in self._test_revisions:
+            self._first_seen[key] = time.monotonic()
+        self._test_revisions[key] = revision
+        self.queue.add(key, urgent=True)
 
     def _on_child(self, event: EventType, obj: Service | Job) -> None:
         owner = _owner(obj, KIND)
         if owner and obj.metadata and obj.metadata.namespace:
-            self.queue.add((obj.metadata.namespace, owner))
+            self._enqueue((obj.metadata.namespace, owner), event)
 
     def _on_pod(self, event: EventType, pod: Pod) -> None:
         if not pod.metadata or not pod.metadata.namespace:
@@ -151,7 +169,15 @@ class Controller:
         # The Job may not be cached yet; the label names the test just the same.
         owner = owner or (pod.metadata.labels or {}).get(TEST_NAME_LABEL)
         if owner:
-            self.queue.add((namespace, owner))
+            self._enqueue((namespace, owner), event)
+
+    def _enqueue(self, key: Key, event: EventType) -> None:
+        if event == "DELETED":
+            self.queue.add(key, urgent=True)  # a child to heal
+        else:
+            # Pods and Jobs change status many times while a test starts; one reconcile
+            # a moment later sees them all.
+            self.queue.add_after(key, STATUS_COALESCE_SECONDS)
 
     # --- running -------------------------------------------------------------------------
 
@@ -209,9 +235,15 @@ class Controller:
                 log.exception("%s/%s: reconcile failed; retrying with backoff", *key)
                 self.queue.add_rate_limited(key)
             else:
-                outcome = "success" if result.requeue_after is None else "requeue"
+                requeued = result.requeue or result.requeue_after is not None
+                outcome = "requeue" if requeued else "success"
                 self.queue.forget(key)
-                if result.requeue_after is not None:
+                if result.requeue:
+                    self.queue.add(key)
+                first_seen = self._first_seen.pop(key, None)
+                if first_seen is not None and result.requeue:
+                    CHILDREN_CREATED_SECONDS.observe(time.monotonic() - first_seen)
+                elif result.requeue_after is not None:
                     self.queue.add_after(key, result.requeue_after)
             finally:
                 RECONCILES.labels(outcome).inc()

@@ -7,6 +7,7 @@ differs: a missing child, a missing finalizer, a status that changed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,10 +25,12 @@ from locust_operator.api.names import GROUP, KIND, PLURAL, V2, V2_API_VERSION
 from locust_operator.config import OperatorConfig
 from locust_operator.controller import children as child
 from locust_operator.controller.events import transition_events
+from locust_operator.controller.pod_health import as_utc
 from locust_operator.controller.status import Observed, compute_status, status_changed
 from locust_operator.kube.client import FIELD_MANAGER
 from locust_operator.kube.events import EventRecorder, InvolvedObject
 from locust_operator.resources import (
+    ROLE_LABEL,
     TEST_NAME_LABEL,
     Children,
     build_children,
@@ -57,6 +60,8 @@ class Cache(Protocol[T]):
 @dataclass(frozen=True)
 class Result:
     requeue_after: float | None = None
+    # Reconcile again soon, behind urgent work (the manager's normal lane).
+    requeue: bool = False
 
 
 class Conflict(Exception):
@@ -81,6 +86,15 @@ class ObservedChildren:
 def _involved(test: Mapping[str, Any]) -> InvolvedObject:
     meta = test["metadata"]
     return InvolvedObject(V2_API_VERSION, KIND, meta["namespace"], meta["name"], meta["uid"])
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _is_master(child: Job) -> bool:
+    labels = (child.metadata.labels if child.metadata else None) or {}
+    return labels.get(ROLE_LABEL) == "master"
 
 
 def _referenced_config_maps(spec: Mapping[str, Any]) -> list[str]:
@@ -137,12 +151,7 @@ class LocustTestReconciler:
         if meta.get("deletionTimestamp"):
             await self._finalize(test)
             return Result()
-        if FINALIZER not in (meta.get("finalizers") or []):
-            patched = await self._add_finalizer(test)
-            if patched is None:
-                return Result()  # deleted meanwhile
-            test, meta = patched, patched["metadata"]
-
+        needs_finalizer = FINALIZER not in (meta.get("finalizers") or [])
         previous = test.get("status") or {}
         terminal = previous.get("phase") in TERMINAL_PHASES
         observed = self._observe_children(test)
@@ -156,29 +165,31 @@ class LocustTestReconciler:
             return Result(requeue_after=FOREIGN_CHILD_RETRY_SECONDS)
 
         built_test = self._built_test(test, observed)
+        missing = [] if terminal else self._missing(built_test, observed)
+        # The finalizer and the children are independent writes: send them together, so a
+        # new test's children exist one round trip after it was seen.
+        patched, creation_error = await asyncio.gather(
+            self._add_finalizer(test) if needs_finalizer else _nothing(),
+            self._create(missing, observed) if missing else _nothing(),
+        )
+        if needs_finalizer:
+            if patched is None:
+                return Result()  # deleted meanwhile
+            test, meta = patched, patched["metadata"]
         recreated: list[str] = []
-        creation_error: str | None = None
-        if not terminal:
-            missing = self._missing(built_test, observed)
-            if missing:
-                creation_error = await self._create(missing, observed, master_job_name(name))
-                if creation_error is None and self._had_children(previous):
-                    recreated = [
-                        f"{obj.kind} {obj.metadata.name}" for obj in missing if obj.metadata
-                    ]
-                    for obj in missing:
-                        log.warning(
-                            "%s/%s: %s %s was deleted; recreated it",
-                            namespace,
-                            name,
-                            obj.kind,
-                            obj.metadata.name if obj.metadata else "?",
-                        )
+        if missing and creation_error is None and self._had_children(previous):
+            recreated = [f"{obj.kind} {obj.metadata.name}" for obj in missing if obj.metadata]
+            log.warning("%s/%s: recreated deleted %s", namespace, name, ", ".join(recreated))
+        elif missing and creation_error is None:
+            # A new test: its children first; its first status waits behind the children of
+            # the other new tests (a burst of creations gets all its children sooner).
+            return Result(requeue=True)
 
         pods = self._observe_pods(test, observed)
         spec = built_test["spec"]
         missing_config_maps: list[str] = []
-        if not terminal and pods and not all(_pod_settled(p) for p in pods):
+        now = self._clock()
+        if not terminal and not all(_pod_settled(p) for p in pods) and self._past_grace(pods, now):
             missing_config_maps = await self._missing_config_maps(namespace, spec)
 
         built_generation = int(built_test["metadata"].get("generation") or 0)
@@ -194,7 +205,7 @@ class LocustTestReconciler:
             creation_error=creation_error,
             recreated=recreated,
         )
-        result = compute_status(previous, state, self._clock(), self._grace_period)
+        result = compute_status(previous, state, now, self._grace_period)
         if status_changed(previous, result.status):
             await self._write_status(test, previous, result.status)
             for intent in transition_events(previous, result.status, recreated):
@@ -246,6 +257,12 @@ class LocustTestReconciler:
                 return child.as_built(test, spec, generation)
         return dict(test)
 
+    def _past_grace(self, pods: Sequence[Pod], now: datetime) -> bool:
+        """Pod problems are only diagnosed after the grace period: no lookups before."""
+        created = [p.metadata.creationTimestamp for p in pods if p.metadata]
+        oldest = min((as_utc(c) for c in created if c is not None), default=None)
+        return oldest is not None and now - oldest >= self._grace_period
+
     @staticmethod
     def _had_children(previous: Mapping[str, Any]) -> bool:
         for condition in previous.get("conditions") or []:
@@ -290,34 +307,32 @@ class LocustTestReconciler:
     # --- writes --------------------------------------------------------------------------
 
     async def _create(
-        self, missing: Sequence[Service | Job], observed: ObservedChildren, master_name: str
+        self, missing: Sequence[Service | Job], observed: ObservedChildren
     ) -> str | None:
-        """Creates the missing children (Service first: workers resolve the master through
-        it). Returns an error message instead of raising, so that the status can say it."""
-        missing_master = next(
-            (
-                o
-                for o in missing
-                if isinstance(o, Job) and o.metadata and o.metadata.name == master_name
-            ),
-            None,
-        )
-        for obj in missing:
-            try:
-                # Server-side apply: idempotent when our cache lags behind a create.
-                created = await self._client.apply(obj, field_manager=FIELD_MANAGER, force=True)
-            except ApiError as error:
-                kind = obj.kind
-                name = obj.metadata.name if obj.metadata else "?"
-                return f"creating {kind} {name} failed: {error.status.message}"
+        """Creates the missing children, all at once. Returns an error message instead of
+        raising, so that the status can say it."""
+        results = await asyncio.gather(*(self._apply(obj) for obj in missing))
+        errors = [r for r in results if isinstance(r, str)]
+        for created in results:
             if isinstance(created, Service):
                 observed.service = created
             elif isinstance(created, Job):
-                if obj is missing_master:
+                if _is_master(created):
                     observed.master_job = created
                 else:
                     observed.worker_job = created
-        return None
+        return "; ".join(errors) or None
+
+    async def _apply(self, obj: Service | Job) -> Service | Job | str:
+        try:
+            # Server-side apply: idempotent when our cache lags behind an earlier create.
+            created: Service | Job = await self._client.apply(
+                obj, field_manager=FIELD_MANAGER, force=True
+            )
+        except ApiError as error:
+            name = obj.metadata.name if obj.metadata else "?"
+            return f"creating {obj.kind} {name} failed: {error.status.message}"
+        return created
 
     async def _add_finalizer(self, test: Mapping[str, Any]) -> dict[str, Any] | None:
         meta = test["metadata"]

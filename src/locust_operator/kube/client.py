@@ -4,6 +4,7 @@ in-cluster service account."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,21 @@ def async_client(config: KubeConfig) -> AsyncClient:
 
 
 def _count_requests(client: AsyncClient) -> None:
-    from locust_operator.metrics import KUBE_REQUESTS
+    from locust_operator.metrics import KUBE_REQUEST_SECONDS, KUBE_REQUESTS
 
-    async def count(request: Any) -> None:
+    async def sent(request: Any) -> None:
         KUBE_REQUESTS.labels(request.method).inc()
+        request.extensions["locust_operator_sent"] = time.monotonic()
 
-    # lightkube (pinned <2) keeps its httpx client at _client._client; the request hook
-    # is the one place that sees every call, watches included.
+    async def answered(response: Any) -> None:
+        request = response.request
+        started = request.extensions.get("locust_operator_sent")
+        if started is not None and request.method != "GET":  # GETs include long watches
+            KUBE_REQUEST_SECONDS.labels(request.method).observe(time.monotonic() - started)
+
+    # lightkube (pinned <2) keeps its httpx client at _client._client; its hooks are the
+    # one place that sees every call, watches included.
     http = getattr(getattr(client, "_client", None), "_client", None)
     if http is not None:
-        http.event_hooks["request"].append(count)
+        http.event_hooks["request"].append(sent)
+        http.event_hooks["response"].append(answered)

@@ -141,6 +141,10 @@ class WorkQueue(Generic[K]):
         self._clock = clock or LoopClock()
         self._rate_limiter: RateLimiter[K] = rate_limiter or default_rate_limiter(self._clock)
         self._queue: deque[K] = deque()
+        # Served before _queue: work a user is waiting on (a new or edited test, a deleted
+        # child) must not queue behind hundreds of routine pod-status refreshes.
+        self._urgent: deque[K] = deque()
+        self._urgent_keys: set[K] = set()
         self._dirty: set[K] = set()  # keys that need processing: queued or to re-queue
         self._processing: set[K] = set()
         self._not_empty = asyncio.Event()
@@ -148,28 +152,41 @@ class WorkQueue(Generic[K]):
         self._waiting: dict[K, tuple[float, Timer]] = {}  # delayed adds: deadline, timer
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._urgent)
 
     @property
     def shutting_down(self) -> bool:
         return self._shutting_down
 
-    def add(self, key: K) -> None:
-        if self._shutting_down or key in self._dirty:
+    def add(self, key: K, *, urgent: bool = False) -> None:
+        if self._shutting_down:
+            return
+        if key in self._dirty:
+            if urgent and key not in self._urgent_keys:
+                self._urgent_keys.add(key)
+                if key not in self._processing:
+                    self._queue.remove(key)  # promote; O(n), and rare
+                    self._urgent.append(key)
             return
         self._dirty.add(key)
+        if urgent:
+            self._urgent_keys.add(key)
         if key in self._processing:
             return  # done() re-queues it
-        self._queue.append(key)
+        self._enqueue(key)
+
+    def _enqueue(self, key: K) -> None:
+        (self._urgent if key in self._urgent_keys else self._queue).append(key)
         self._not_empty.set()
 
     async def get(self) -> K:
         while True:
             if self._shutting_down:
                 raise ShutDown
-            if self._queue:
-                key = self._queue.popleft()
+            if self._urgent or self._queue:
+                key = self._urgent.popleft() if self._urgent else self._queue.popleft()
                 self._dirty.discard(key)
+                self._urgent_keys.discard(key)
                 self._processing.add(key)
                 return key
             self._not_empty.clear()
@@ -178,8 +195,7 @@ class WorkQueue(Generic[K]):
     def done(self, key: K) -> None:
         self._processing.discard(key)
         if key in self._dirty and not self._shutting_down:
-            self._queue.append(key)
-            self._not_empty.set()
+            self._enqueue(key)
 
     def add_after(self, key: K, delay: float) -> None:
         """Adds the key after ``delay`` seconds; an earlier pending deadline wins."""

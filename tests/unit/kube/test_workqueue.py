@@ -54,6 +54,34 @@ async def test_a_key_added_while_processing_is_requeued_once_when_done() -> None
     assert await drain(queue) == [A]
 
 
+async def test_urgent_keys_are_served_first_in_their_own_order() -> None:
+    queue = new_queue()
+    queue.add(A)
+    queue.add(B, urgent=True)
+    queue.add(C, urgent=True)
+    assert await drain(queue) == [B, C, A]
+
+
+async def test_an_urgent_add_promotes_a_queued_key_once() -> None:
+    queue = new_queue()
+    for key in (A, B, C):
+        queue.add(key)
+    queue.add(C, urgent=True)
+    queue.add(C, urgent=True)
+    assert len(queue) == 3
+    assert await drain(queue) == [C, A, B]
+
+
+async def test_an_urgent_add_while_processing_requeues_urgently() -> None:
+    queue = new_queue()
+    queue.add(A)
+    queue.add(B)
+    key = await queue.get()  # A
+    queue.add(A, urgent=True)
+    queue.done(key)
+    assert await drain(queue) == [A, B]
+
+
 async def test_done_without_new_adds_does_not_requeue() -> None:
     queue = new_queue()
     queue.add(A)
