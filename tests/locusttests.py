@@ -92,6 +92,7 @@ EMPTY = {"emptyDir": {}}
 
 BAD_CASES = [
     BadCase("name-too-long-for-children", _rename("n" * 57), "metadata.name"),
+    BadCase("name-starts-with-digit", _rename("1st-run"), "metadata.name"),
     BadCase("replicas-zero", _spec(worker__replicas=0), "replicas"),
     BadCase("replicas-over-500", _spec(worker__replicas=501), "replicas"),
     BadCase(

@@ -29,6 +29,13 @@ def _https_url(value: str) -> str:
     return value
 
 
+def watched_namespaces(values: Sequence[str]) -> list[str]:
+    """--namespace values (repeated and/or comma-separated), in order, without duplicates;
+    empty means all namespaces."""
+    names = [name.strip() for value in values for name in value.split(",")]
+    return list(dict.fromkeys(name for name in names if name))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="locust-operator", description="Kubernetes operator for distributed Locust tests."
@@ -113,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"locust-operator: invalid configuration: {error}", file=sys.stderr)
         return 2
-    namespaces = [ns.strip() for value in args.namespace for ns in value.split(",") if ns.strip()]
+    namespaces = watched_namespaces(args.namespace)
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -40,6 +40,16 @@ def metadata_prop() -> Any:
     return prop("Standard object metadata.", schema_override=ROOT_METADATA_SCHEMA)
 
 
+NAME_START_RULE = Rule(
+    rule="!has(self.metadata.name) || self.metadata.name.matches('^[a-z]')",
+    message=(
+        "metadata.name must start with a letter: the operator names its Service "
+        f"'<name>{MASTER_SUFFIX}', and Service names must begin with a letter; rename the test "
+        "(e.g. 'run-1' instead of '1-run')"
+    ),
+    field_path=".metadata.name",
+    reason="FieldValueInvalid",
+)
 NAME_LENGTH_RULE = Rule(
     rule=f"!has(self.metadata.name) || size(self.metadata.name) <= {MAX_TEST_NAME_LENGTH}",
     message=(

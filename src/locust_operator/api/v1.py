@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .common import NAME_LENGTH_RULE, PullPolicy, api_version_prop, kind_prop, metadata_prop
+from .common import (
+    NAME_LENGTH_RULE,
+    NAME_START_RULE,
+    PullPolicy,
+    api_version_prop,
+    kind_prop,
+    metadata_prop,
+)
 from .schema import K8sObject, object_rules, prop
 from .status import LocustTestStatus
 
@@ -88,7 +95,7 @@ class LocustTestSpec:
     tolerations: list[Toleration] | None = prop("Tolerations of the pods.")
 
 
-@object_rules(NAME_LENGTH_RULE)
+@object_rules(NAME_LENGTH_RULE, NAME_START_RULE)
 @dataclass(kw_only=True)
 class LocustTest:
     """LocustTest (locust.io/v1, deprecated: migrate to locust.io/v2) runs a Locust test."""

@@ -12,6 +12,7 @@ from lightkube.models import core_v1
 
 from .common import (
     NAME_LENGTH_RULE,
+    NAME_START_RULE,
     PullPolicy,
     api_version_prop,
     kind_prop,
@@ -458,7 +459,7 @@ _NAME_COLLISION_RULE = Rule(
 )
 
 
-@object_rules(NAME_LENGTH_RULE, _NAME_COLLISION_RULE)
+@object_rules(NAME_LENGTH_RULE, NAME_START_RULE, _NAME_COLLISION_RULE)
 @dataclass(kw_only=True)
 class LocustTest:
     """LocustTest runs a distributed Locust load test: one master Job and a worker Job."""

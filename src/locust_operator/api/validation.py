@@ -78,6 +78,13 @@ def paths_conflict(a: str, b: str) -> bool:
 def _check_name(metadata: Mapping[str, Any]) -> Iterator[FieldError]:
     name = metadata.get("name")
     if isinstance(name, str) and name:
+        if not name[0].isascii() or not name[0].isalpha():
+            yield FieldError(
+                "metadata.name",
+                f"name {name!r} must start with a letter: the operator names its Service "
+                f"'<name>{MASTER_SUFFIX}', and Service names must begin with a letter; rename "
+                "the test (e.g. 'run-1' instead of '1-run')",
+            )
         if len(name) > MAX_TEST_NAME_LENGTH:
             yield FieldError(
                 "metadata.name",
