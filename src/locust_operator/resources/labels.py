@@ -52,9 +52,12 @@ def selector_labels(test_name: str, role: Role) -> dict[str, str]:
 
 
 def pod_labels(test_name: str, role: Role, user_labels: Mapping[str, str] | None) -> dict[str, str]:
-    """The user's labels for the role plus the operator's, which win on a clash: the operator,
-    its users (kubectl -l) and the Service select pods by them."""
-    return {**(user_labels or {}), **operator_labels(test_name, role)}
+    """The operator's labels plus the user's. The labels something selects on (the operator's
+    informers and lookups, the master Service, the FAQ's `kubectl -l`) always keep the
+    operator's value; the descriptive ones (app, app.kubernetes.io/*) yield to the user, as
+    in the reference (manifests set e.g. `app: locust-master` for their own selectors)."""
+    protected = selector_labels(test_name, role) | {"app.kubernetes.io/managed-by": MANAGED_BY}
+    return {**operator_labels(test_name, role), **(user_labels or {}), **protected}
 
 
 def pod_annotations(

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any, cast
 
 from locust_operator.config import Role
-from locust_operator.resources.labels import operator_labels
+from locust_operator.resources.labels import operator_labels, selector_labels
 
 from .helpers import locust, pod, pod_metadata
 
@@ -30,8 +30,9 @@ def check_operator_parts(
 ) -> None:
     """What the operator adds: valid names, labels, volumes (other than ``user_volumes``,
     which the CRD validates), env."""
-    expected = operator_labels(test_name, cast(Role, role))
-    assert expected.items() <= pod_metadata(job)["labels"].items()
+    protected = selector_labels(test_name, cast(Role, role))
+    assert protected.items() <= pod_metadata(job)["labels"].items()
+    assert operator_labels(test_name, cast(Role, role)).keys() <= pod_metadata(job)["labels"].keys()
     check_labels(job["metadata"]["labels"])
     spec = pod(job)
     containers = spec["containers"] + spec.get("initContainers", [])

@@ -11,6 +11,7 @@ import pytest
 from locust_operator.api.conversion import convert
 from locust_operator.config import OperatorConfig
 from locust_operator.resources import build_children
+from locust_operator.resources.labels import selector_labels
 from tests.conftest import compat_manifests
 from tests.locusttests import load_manifest
 
@@ -80,9 +81,10 @@ def test_reference_manifest_builds_children_by_the_rules(path: Path) -> None:
         check_mounts_resolve(job)
         user_labels = spec[role].get("labels", {})
         labels = pod_metadata(job)["labels"]
-        assert {
-            k: v for k, v in user_labels.items() if k not in job["metadata"]["labels"]
-        }.items() <= labels.items()
+        protected = set(selector_labels(name, role)) | {"app.kubernetes.io/managed-by"}
+        assert {k: v for k, v in user_labels.items() if k not in protected}.items() <= (
+            labels.items()
+        )
         container = locust(job)
         config_map = spec.get("testFiles", {}).get("configMapRef")
         if config_map:

@@ -8,7 +8,7 @@ from locust_operator.resources import (
     ROLE_LABEL,
     TEST_NAME_LABEL,
 )
-from locust_operator.resources.labels import operator_labels
+from locust_operator.resources.labels import operator_labels, selector_labels
 
 from .helpers import children, jobs, locust_test, pod_metadata, with_role
 
@@ -61,12 +61,22 @@ def test_user_labels_are_added_to_pods_only() -> None:
     assert "team" not in built["master"]["metadata"]["labels"]
 
 
-def test_user_labels_cannot_override_operator_labels() -> None:
+def test_user_labels_cannot_override_the_labels_selected_on() -> None:
     hostile = {key: "hijacked" for key in operator_labels("demo", "master")}
     test = with_role(locust_test(), "master", labels=hostile)
     with_role(test, "worker", labels=hostile)
     for role, job in jobs(test).items():
-        assert pod_metadata(job)["labels"] == expected_labels("demo", role)
+        labels = pod_metadata(job)["labels"]
+        for key in (*selector_labels("demo", role), "app.kubernetes.io/managed-by"):
+            assert labels[key] == expected_labels("demo", role)[key], key
+
+
+def test_user_labels_win_over_descriptive_labels() -> None:
+    """As in the reference: manifests set e.g. `app: locust-master` for their own use."""
+    test = with_role(locust_test(), "master", labels={"app": "locust-master"})
+    labels = pod_metadata(jobs(test)["master"])["labels"]
+    assert labels["app"] == "locust-master"
+    assert pod_metadata(jobs(test)["worker"])["labels"]["app"] == "demo"
 
 
 def test_cr_metadata_labels_and_annotations_never_reach_children() -> None:
