@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,3 +103,24 @@ class OperatorProcess:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+@contextmanager
+def operator_running(
+    kubeconfig: Path,
+    log_path: Path,
+    *,
+    args: Sequence[str] = (),
+    webhooks: bool = False,
+    ready_log: str = "operator running",
+) -> Iterator[OperatorProcess]:
+    """An operator process for the duration of the block; it must exit cleanly (0)."""
+    process = OperatorProcess(
+        kubeconfig=kubeconfig, log_path=log_path, args=list(args), webhooks=webhooks
+    )
+    process.start()
+    try:
+        process.wait_for_log(ready_log)
+        yield process
+    finally:
+        assert process.stop() == 0, process.log_tail()

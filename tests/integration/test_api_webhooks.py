@@ -31,7 +31,7 @@ from tests.locusttests import (
     load_manifest,
     minimal_v2,
 )
-from tests.operator_process import OperatorProcess
+from tests.operator_process import OperatorProcess, operator_running
 
 pytestmark = pytest.mark.cluster
 
@@ -42,18 +42,14 @@ WEBHOOK_DENIAL = 'admission webhook "validate.locusttest.locust.io" denied the r
 def operator(
     kubeconfig: Path, crd: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(
-        kubeconfig=kubeconfig,
-        log_path=tmp_path_factory.mktemp("operator") / "operator.log",
+    with operator_running(
+        kubeconfig,
+        tmp_path_factory.mktemp("operator") / "operator.log",
         webhooks=True,
         args=["--no-controller"],  # the API alone: the controller has its own e2e suite
-    )
-    process.start()
-    try:
-        process.wait_for_log("webhooks registered")
+        ready_log="webhooks registered",
+    ) as process:
         yield process
-    finally:
-        assert process.stop() == 0, process.log_tail()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from lightkube.resources.batch_v1 import Job
 
 from tests.helpers import eventually, new_namespace
 from tests.locusttests import LocustTestV2, minimal_v2
-from tests.operator_process import OperatorProcess
+from tests.operator_process import OperatorProcess, operator_running
 
 pytestmark = pytest.mark.cluster
 
@@ -24,17 +24,13 @@ WATCHED = "watched-ns"
 def namespaced_operator(
     kubeconfig: Path, crd: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(
-        kubeconfig=kubeconfig,
-        log_path=tmp_path_factory.mktemp("operator") / "operator.log",
+    with operator_running(
+        kubeconfig,
+        tmp_path_factory.mktemp("operator") / "operator.log",
         args=[f"--namespace={WATCHED}"],
-    )
-    process.start()
-    try:
-        process.wait_for_log("controller started")
+        ready_log="controller started",
+    ) as process:
         yield process
-    finally:
-        assert process.stop() == 0, process.log_tail()
 
 
 async def test_only_the_watched_namespace_is_reconciled(
