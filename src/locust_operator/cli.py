@@ -6,18 +6,48 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from locust_operator import __version__
+from locust_operator.kube.leader import (
+    DEFAULT_LEASE_NAME,
+    RETRY_JITTER,
+    LeaderElectionConfig,
+    default_identity,
+    default_namespace,
+)
+from locust_operator.logs import LOG_FORMATS, LOG_LEVELS
+
+DEFAULT_HEALTH_PROBE_ADDRESS = "0.0.0.0:8081"
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS_SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
+_DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s|m)?")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 
 
 def _host_port(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not port.isdigit() or int(port) > 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
     return host or "0.0.0.0", int(port)
+
+
+def _optional_host_port(value: str) -> tuple[str, int] | None:
+    """HOST:PORT, or the empty string for "off"."""
+    return _host_port(value) if value.strip() else None
+
+
+def _duration(value: str) -> float:
+    """Seconds from "15s", "500ms", "1m" or a plain number of seconds; must be > 0."""
+    match = _DURATION.fullmatch(value.strip())
+    if not match or float(match["number"]) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive duration such as 15s, 500ms or 1m, got {value!r}"
+        )
+    return float(match["number"]) * _UNIT_SECONDS[match["unit"]]
 
 
 def _https_url(value: str) -> str:
@@ -51,7 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--kubeconfig",
         help="kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, then in-cluster)",
     )
-    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument("--log-level", default="info", choices=LOG_LEVELS)
+    run.add_argument(
+        "--log-format",
+        default="console",
+        choices=LOG_FORMATS,
+        help="console lines, or JSON lines (time, level, logger, message, and namespace and "
+        "name when a line concerns a LocustTest); default: console",
+    )
     run.add_argument(
         "--namespace",
         action="append",
@@ -67,10 +104,62 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the webhooks only, do not reconcile LocustTests",
     )
     run.add_argument(
+        "--health-probe-bind-address",
+        type=_optional_host_port,
+        default=DEFAULT_HEALTH_PROBE_ADDRESS,
+        metavar="HOST:PORT",
+        help="where to serve the /healthz and /readyz probes (default: "
+        f"{DEFAULT_HEALTH_PROBE_ADDRESS}; an empty value turns them off)",
+    )
+    run.add_argument(
         "--metrics-bind-address",
-        type=_host_port,
-        help="HOST:PORT to serve Prometheus /metrics and the /healthz, /readyz probes on "
-        "(default: off)",
+        type=_optional_host_port,
+        metavar="HOST:PORT",
+        help="where to serve Prometheus /metrics (default: off)",
+    )
+    election = run.add_argument_group(
+        "leader election",
+        "with several replicas, only the holder of a Lease reconciles; every replica "
+        "serves webhooks, probes and metrics",
+    )
+    election.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="reconcile only while holding the leader Lease (default: off, always reconcile)",
+    )
+    election.add_argument(
+        "--leader-election-id",
+        default=DEFAULT_LEASE_NAME,
+        metavar="NAME",
+        help=f"name of the Lease (default: {DEFAULT_LEASE_NAME})",
+    )
+    election.add_argument(
+        "--leader-election-namespace",
+        metavar="NAMESPACE",
+        help="namespace of the Lease (default: $POD_NAMESPACE, else the in-cluster service "
+        'account\'s namespace, else "default")',
+    )
+    election.add_argument(
+        "--leader-election-lease-duration",
+        type=_duration,
+        default=15.0,
+        metavar="DURATION",
+        help="how long candidates wait for an unrenewed Lease before taking it (default: 15s)",
+    )
+    election.add_argument(
+        "--leader-election-renew-deadline",
+        type=_duration,
+        default=10.0,
+        metavar="DURATION",
+        help="how long the leader keeps trying to renew before it stops reconciling and "
+        "exits (default: 10s)",
+    )
+    election.add_argument(
+        "--leader-election-retry-period",
+        type=_duration,
+        default=2.0,
+        metavar="DURATION",
+        help="time between attempts to acquire or renew the Lease (default: 2s)",
     )
     webhooks = run.add_argument_group("webhooks")
     webhooks.add_argument(
@@ -113,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     from locust_operator.config import ConfigError, OperatorConfig
+    from locust_operator.logs import configure_logging
     from locust_operator.runtime import OperatorOptions, run_operator
 
     try:
@@ -120,15 +210,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"locust-operator: invalid configuration: {error}", file=sys.stderr)
         return 2
+    try:
+        leader_election = _leader_election(args)
+    except ValueError as error:
+        print(f"locust-operator: {error}", file=sys.stderr)
+        return 2
     namespaces = watched_namespaces(args.namespace)
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The HTTP client logs every request at INFO; keep that for --log-level debug only.
-    if args.log_level != "debug":
-        for noisy in ("httpx", "httpx2", "httpcore"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(args.log_level, args.log_format)
+    if args.leader_elect and not args.enable_controller:
+        logging.getLogger("locust_operator").warning(
+            "--leader-elect has no effect with --no-controller: nothing to elect a leader for"
+        )
     if args.webhook_bind_address is None and args.webhook_url:
         url = urlsplit(args.webhook_url)
         args.webhook_bind_address = (url.hostname, url.port or 443)
@@ -137,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         namespaces=namespaces,
         config=config,
         enable_controller=args.enable_controller,
+        health_probe_bind=args.health_probe_bind_address,
         metrics_bind=args.metrics_bind_address,
+        leader_election=leader_election if args.enable_controller else None,
         enable_webhooks=args.enable_webhooks,
         webhook_url=args.webhook_url,
         webhook_bind=args.webhook_bind_address or ("0.0.0.0", 9443),
@@ -146,6 +241,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         webhook_service_namespace=args.webhook_service_namespace,
     )
     return asyncio.run(run_operator(options))
+
+
+def _leader_election(args: argparse.Namespace) -> LeaderElectionConfig | None:
+    """The Lease settings of --leader-elect; ValueError names the flags that disagree."""
+    if not args.leader_elect:
+        return None
+    lease, renew, retry = (
+        args.leader_election_lease_duration,
+        args.leader_election_renew_deadline,
+        args.leader_election_retry_period,
+    )
+    if not lease > renew:
+        raise ValueError(
+            f"--leader-election-lease-duration ({lease:g}s) must be longer than "
+            f"--leader-election-renew-deadline ({renew:g}s)"
+        )
+    if not renew > retry * (1 + RETRY_JITTER):
+        raise ValueError(
+            f"--leader-election-renew-deadline ({renew:g}s) must be longer than "
+            f"{1 + RETRY_JITTER:g} x --leader-election-retry-period ({retry:g}s)"
+        )
+    name = args.leader_election_id
+    if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+        raise ValueError(
+            f"--leader-election-id must be a DNS subdomain (lower case letters, digits, '-' "
+            f"and '.'; at most 253 characters), got {name!r}"
+        )
+    namespace = args.leader_election_namespace or default_namespace()
+    if len(namespace) > 63 or not re.fullmatch(_DNS_LABEL, namespace):
+        raise ValueError(
+            f"--leader-election-namespace must be a namespace name (lower case letters, "
+            f"digits and '-'; at most 63 characters), got {namespace!r}"
+        )
+    return LeaderElectionConfig(
+        identity=default_identity(),
+        namespace=namespace,
+        lease_name=args.leader_election_id,
+        lease_duration=lease,
+        renew_deadline=renew,
+        retry_period=retry,
+    )
 
 
 if __name__ == "__main__":

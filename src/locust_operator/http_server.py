@@ -1,6 +1,7 @@
-"""The operator's plain-HTTP endpoint: Prometheus /metrics and the /healthz, /readyz probes.
+"""The operator's plain-HTTP endpoints: the /healthz, /readyz probes and Prometheus /metrics,
+each set of routes on an address of its own.
 
-Three GET routes need no web framework: a minimal asyncio server keeps the operator's
+A few GET routes need no web framework: a minimal asyncio server keeps the operator's
 memory small (aiohttp alone costs ~11 MiB, and is loaded only with the webhooks).
 """
 
@@ -8,24 +9,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 MAX_REQUEST_HEAD = 8192
 READ_TIMEOUT_SECONDS = 10.0
 
+Response = tuple[int, str, bytes]  # status, content type, body
+Route = Callable[[], Response]
+TEXT = "text/plain; charset=utf-8"
 
-def respond(path: str, is_ready: Callable[[], bool]) -> tuple[int, str, bytes]:
-    """(status, content type, body) for a GET of ``path``."""
-    route = path.split("?", 1)[0]
-    if route == "/metrics":
-        return 200, CONTENT_TYPE_LATEST, generate_latest()
-    if route == "/healthz":
-        return 200, "text/plain", b"ok"
-    if route == "/readyz":
-        return (200, "text/plain", b"ok") if is_ready() else (503, "text/plain", b"not ready")
-    return 404, "text/plain", b"not found"
+
+def metrics_routes() -> dict[str, Route]:
+    return {"/metrics": lambda: (200, CONTENT_TYPE_LATEST, generate_latest())}
+
+
+def probe_routes(unready: Callable[[], list[str]]) -> dict[str, Route]:
+    """/healthz: the process serves; /readyz: ``unready()`` lists nothing still missing."""
+
+    def readyz() -> Response:
+        missing = unready()
+        if missing:
+            return 503, TEXT, ("not ready: " + "; ".join(missing)).encode()
+        return 200, TEXT, b"ok"
+
+    return {"/healthz": lambda: (200, TEXT, b"ok"), "/readyz": readyz}
+
+
+def respond(path: str, routes: Mapping[str, Route]) -> Response:
+    """The response to a GET of ``path``."""
+    route = routes.get(path.split("?", 1)[0])
+    return route() if route is not None else (404, TEXT, b"not found")
 
 
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
@@ -33,13 +48,18 @@ REASONS[503] = "Service Unavailable"
 
 
 class HttpServer:
-    def __init__(self, host: str, port: int, is_ready: Callable[[], bool]) -> None:
-        self._host, self._port = host, port
-        self._is_ready = is_ready
+    def __init__(self, host: str, port: int, routes: Mapping[str, Route]) -> None:
+        self.host, self.port = host, port
+        self._routes = routes
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self._host, self._port)
+        """Listens; raises OSError if the address cannot be bound. With port 0 the OS
+        picks one, and ``port`` tells which."""
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        sockets = self._server.sockets
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -51,11 +71,11 @@ class HttpServer:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT_SECONDS)
             method, path, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
             if method != "GET":
-                status, kind, body = 405, "text/plain", b"only GET"
+                status, kind, body = 405, TEXT, b"only GET"
             else:
-                status, kind, body = respond(path, self._is_ready)
+                status, kind, body = respond(path, self._routes)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
-            status, kind, body = 400, "text/plain", b"bad request"
+            status, kind, body = 400, TEXT, b"bad request"
         header = (
             f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nContent-Type: {kind}\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"

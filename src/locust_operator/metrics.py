@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from collections.abc import Callable, Iterable, Iterator, Mapping
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 KUBE_REQUESTS = Counter(
     "locust_operator_kube_requests",
@@ -25,11 +29,64 @@ RECONCILES = Counter(
     "LocustTest reconciles, by result (success, requeue, conflict, error).",
     ["result"],
 )
+RECONCILE_ERRORS = Counter(
+    "locust_operator_reconcile_errors",
+    "LocustTest reconciles that failed with an error (retried with backoff).",
+)
 RECONCILE_SECONDS = Histogram(
     "locust_operator_reconcile_duration_seconds",
     "Time one LocustTest reconcile took.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+WORKQUEUE_DEPTH = Gauge(
+    "locust_operator_workqueue_depth",
+    "LocustTest keys waiting in the work queue for a reconcile worker.",
+)
+WORKQUEUE_WAIT_SECONDS = Histogram(
+    "locust_operator_workqueue_queue_duration_seconds",
+    "Time a LocustTest key waited in the work queue before a worker took it.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+LEADER = Gauge(
+    "locust_operator_leader",
+    "1 while this replica runs the reconcilers (holds the leader Lease, or runs without "
+    "leader election), else 0.",
+)
+
+# Phases a LocustTest's status reports; always exported, so a phase with no tests reads 0.
+PHASES = ("Pending", "Running", "Succeeded", "Failed")
+
+
+class LocustTestsByPhase(Collector):
+    """``locust_operator_locusttests{phase}``: counted from the informer cache when scraped,
+    so it is never stale and costs nothing between scrapes."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[Mapping[str, object]]] | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "locust_operator_locusttests",
+            "LocustTests in the operator's cache, by status phase (Pending until first "
+            "reconciled).",
+            labels=["phase"],
+        )
+        if self.source is None:
+            return  # no controller in this process (webhooks only)
+        counts = dict.fromkeys(PHASES, 0)
+        for test in self.source():
+            status = test.get("status")
+            phase = status.get("phase") if isinstance(status, Mapping) else None
+            key = str(phase or "Pending")
+            counts[key] = counts.get(key, 0) + 1
+        for phase, count in counts.items():
+            family.add_metric([phase], count)
+        yield family
+
+
+LOCUSTTESTS_BY_PHASE = LocustTestsByPhase()
+REGISTRY.register(LOCUSTTESTS_BY_PHASE)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

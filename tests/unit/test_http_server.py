@@ -1,12 +1,11 @@
-"""The plain-HTTP endpoint: /metrics, /healthz, /readyz over a real socket."""
+"""The plain-HTTP endpoints over a real socket: probes and metrics on separate servers."""
 
 from __future__ import annotations
 
 import asyncio
 
-from locust_operator.http_server import HttpServer, respond
+from locust_operator.http_server import HttpServer, metrics_routes, probe_routes, respond
 from locust_operator.metrics import KUBE_REQUESTS
-from tests.operator_process import free_port
 
 
 async def get(port: int, request: bytes) -> tuple[int, bytes]:
@@ -19,26 +18,40 @@ async def get(port: int, request: bytes) -> tuple[int, bytes]:
     return int(head.split(b" ")[1]), body
 
 
-async def test_routes_over_a_socket() -> None:
-    ready = False
-    port = free_port()
-    server = HttpServer("127.0.0.1", port, is_ready=lambda: ready)
+async def test_probes_report_what_readiness_still_waits_for() -> None:
+    missing = ["informer caches not synced"]
+    server = HttpServer("127.0.0.1", 0, probe_routes(lambda: missing))
+    await server.start()
+    try:
+        assert server.port != 0  # the port the OS picked
+        assert await get(server.port, b"GET /healthz HTTP/1.1\r\n\r\n") == (200, b"ok")
+        status, body = await get(server.port, b"GET /readyz HTTP/1.1\r\n\r\n")
+        assert status == 503
+        assert b"informer caches not synced" in body
+        missing.clear()
+        assert await get(server.port, b"GET /readyz HTTP/1.1\r\n\r\n") == (200, b"ok")
+        # Metrics are not served on the probe address.
+        assert (await get(server.port, b"GET /metrics HTTP/1.1\r\n\r\n"))[0] == 404
+        assert (await get(server.port, b"POST /healthz HTTP/1.1\r\n\r\n"))[0] == 405
+        assert (await get(server.port, b"garbage\r\n\r\n"))[0] == 400
+    finally:
+        await server.stop()
+
+
+async def test_metrics_server_serves_only_metrics() -> None:
+    server = HttpServer("127.0.0.1", 0, metrics_routes())
     await server.start()
     try:
         KUBE_REQUESTS.labels("PATCH").inc()
-        status, body = await get(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, body = await get(server.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
         assert status == 200
         assert b'locust_operator_kube_requests_total{method="PATCH"}' in body
-        assert (await get(port, b"GET /healthz HTTP/1.1\r\n\r\n"))[0] == 200
-        assert (await get(port, b"GET /readyz HTTP/1.1\r\n\r\n"))[0] == 503
-        ready = True
-        assert (await get(port, b"GET /readyz HTTP/1.1\r\n\r\n")) == (200, b"ok")
-        assert (await get(port, b"GET /nope HTTP/1.1\r\n\r\n"))[0] == 404
-        assert (await get(port, b"POST /metrics HTTP/1.1\r\n\r\n"))[0] == 405
-        assert (await get(port, b"garbage\r\n\r\n"))[0] == 400
+        assert b"locust_operator_leader " in body
+        for probe in (b"/healthz", b"/readyz"):
+            assert (await get(server.port, b"GET " + probe + b" HTTP/1.1\r\n\r\n"))[0] == 404
     finally:
         await server.stop()
 
 
 def test_query_strings_are_ignored() -> None:
-    assert respond("/healthz?verbose", lambda: True)[0] == 200
+    assert respond("/healthz?verbose", probe_routes(list))[0] == 200

@@ -5,6 +5,11 @@ the operator creates. Every change is mapped to the owning LocustTest's key (Pod
 -> LocustTest) and queued; N workers reconcile keys, never one key twice at once. A
 periodic resync re-queues every test so that timers and pod health are re-checked even
 when nothing changes.
+
+The informers run on every replica (a standby's warm caches make failover quick); the
+workers and the resync run only while ``reconcile()`` does, i.e. on the leader. Until
+then events only update the bookkeeping, and ``reconcile()`` starts by queueing every
+cached test, like controller-runtime replaying its caches to a starting controller.
 """
 
 from __future__ import annotations
@@ -31,8 +36,17 @@ from locust_operator.controller.reconciler import (
 )
 from locust_operator.kube.events import EventRecorder
 from locust_operator.kube.informer import EventType, Informer, wait_for_cache_sync
-from locust_operator.kube.workqueue import ShutDown, WorkQueue
-from locust_operator.metrics import CHILDREN_CREATED_SECONDS, RECONCILE_SECONDS, RECONCILES
+from locust_operator.kube.workqueue import Clock, RateLimiter, ShutDown, WorkQueue
+from locust_operator.logs import log_context
+from locust_operator.metrics import (
+    CHILDREN_CREATED_SECONDS,
+    LOCUSTTESTS_BY_PHASE,
+    RECONCILE_ERRORS,
+    RECONCILE_SECONDS,
+    RECONCILES,
+    WORKQUEUE_DEPTH,
+    WORKQUEUE_WAIT_SECONDS,
+)
 from locust_operator.resources import OPERATOR_SELECTOR, TEST_NAME_LABEL
 
 log = logging.getLogger(__name__)
@@ -64,8 +78,32 @@ class Caches(Generic[T]):
     def test_keys(self) -> list[Key]:
         return [key for informer in self.informers for key in informer.store.keys()]  # noqa: SIM118
 
+    def objects(self) -> list[T]:
+        return [obj for informer in self.informers for obj in informer.store.list()]
+
     def __len__(self) -> int:
         return sum(len(i.store) for i in self.informers)
+
+
+class TimedWorkQueue(WorkQueue[Key]):
+    """Observes how long each key waited between being queued and a worker taking it."""
+
+    def __init__(
+        self, rate_limiter: RateLimiter[Key] | None = None, clock: Clock | None = None
+    ) -> None:
+        super().__init__(rate_limiter, clock)
+        self._queued_at: dict[Key, float] = {}
+
+    def _enqueue(self, key: Key) -> None:
+        self._queued_at.setdefault(key, self._clock.now())
+        super()._enqueue(key)
+
+    async def get(self) -> Key:
+        key = await super().get()
+        queued_at = self._queued_at.pop(key, None)
+        if queued_at is not None:
+            WORKQUEUE_WAIT_SECONDS.observe(self._clock.now() - queued_at)
+        return key
 
 
 def _slim_pod(pod: Pod) -> Pod:
@@ -112,7 +150,7 @@ class Controller:
         self.pods: Caches[Pod] = informers(
             Pod, labels=OPERATOR_SELECTOR, index_labels=[TEST_NAME_LABEL], transform=_slim_pod
         )
-        self.queue: WorkQueue[Key] = WorkQueue()
+        self.queue: WorkQueue[Key] = TimedWorkQueue()
         self.recorder = EventRecorder(client)
         self.reconciler = LocustTestReconciler(
             client,
@@ -133,7 +171,9 @@ class Controller:
         self._test_revisions: dict[Key, tuple[Any, Any, Any]] = {}
         self._first_seen: dict[Key, float] = {}  # new tests, until their children exist
         self.reconciles = 0
-        self.started = asyncio.Event()
+        self.synced = asyncio.Event()  # every informer's cache is filled
+        self.started = asyncio.Event()  # the reconcile workers run
+        self._reconciling = False  # events queue keys only while workers run
 
     # --- event mapping -------------------------------------------------------------------
 
@@ -152,7 +192,8 @@ class Controller:
         if event == "ADDED" and key not in self._test_revisions:
             self._first_seen[key] = time.monotonic()
         self._test_revisions[key] = revision
-        self.queue.add(key, urgent=True)
+        if self._reconciling:
+            self.queue.add(key, urgent=True)
 
     def _on_child(self, event: EventType, obj: Service | Job) -> None:
         owner = _owner(obj, KIND)
@@ -172,6 +213,8 @@ class Controller:
             self._enqueue((namespace, owner), event)
 
     def _enqueue(self, key: Key, event: EventType) -> None:
+        if not self._reconciling:
+            return
         if event == "DELETED":
             self.queue.add(key, urgent=True)  # a child to heal
         else:
@@ -181,30 +224,59 @@ class Controller:
 
     # --- running -------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        every = [
+    @property
+    def informers(self) -> list[Informer[Any]]:
+        return [
             *self.tests.informers,
             *self.services.informers,
             *self.jobs.informers,
             *self.pods.informers,
         ]
+
+    def export_metrics(self) -> None:
+        """Points the scrape-time metrics (queue depth, tests by phase) at this controller."""
+        WORKQUEUE_DEPTH.set_function(lambda: len(self.queue))
+        LOCUSTTESTS_BY_PHASE.source = self.tests.objects
+
+    async def run_informers(self) -> None:
+        """Runs the informers until cancelled; sets ``synced`` once every cache is filled."""
         async with asyncio.TaskGroup() as tasks:
-            for informer in every:
+            for informer in self.informers:
                 tasks.create_task(informer.run(), name=f"informer {informer.name}")
-            try:
-                await wait_for_cache_sync(*every)
-                log.info(
-                    "controller started (%d tests cached, %d workers)",
-                    len(self.tests),
-                    self._config.max_concurrent_reconciles,
-                )
-                self.started.set()
-                for number in range(self._config.max_concurrent_reconciles):
-                    tasks.create_task(self._worker(), name=f"reconcile worker {number}")
-                tasks.create_task(self._resync(), name="resync")
-                await asyncio.Event().wait()  # until cancelled
-            finally:
-                self.queue.shutdown()
+            await wait_for_cache_sync(*self.informers)
+            log.info("caches synced (%d tests cached)", len(self.tests))
+            self.synced.set()
+
+    async def reconcile(self) -> None:
+        """Runs the reconcile workers and the resync (caches must be synced) until
+        ``stop_reconciling()``, after which in-flight reconciles finish, or cancellation."""
+        self._reconciling = True
+        for key in self.tests.test_keys():  # what happened before we led, or started
+            self.queue.add(key)
+        log.info(
+            "controller started (%d tests cached, %d workers)",
+            len(self.tests),
+            self._config.max_concurrent_reconciles,
+        )
+        self.started.set()
+        resync = asyncio.create_task(self._resync(), name="resync")
+        workers = [
+            asyncio.create_task(self._worker(), name=f"reconcile worker {number}")
+            for number in range(self._config.max_concurrent_reconciles)
+        ]
+        try:
+            await asyncio.gather(*workers)  # until the queue shuts down
+        finally:
+            self._reconciling = False
+            self.queue.shutdown()
+            for task in (resync, *workers):
+                task.cancel()
+            await asyncio.gather(resync, *workers, return_exceptions=True)
+
+    def stop_reconciling(self) -> None:
+        """Workers take no new keys; ``reconcile()`` returns once the current ones are done."""
+        self._reconciling = False
+        self.queue.shutdown()
 
     async def _resync(self) -> None:
         while True:
@@ -218,35 +290,41 @@ class Controller:
                 key = await self.queue.get()
             except ShutDown:
                 return
-            outcome = "error"
-            try:
-                with RECONCILE_SECONDS.time():
-                    result = await self.reconciler.reconcile(*key)
-            except asyncio.CancelledError:
-                raise
-            except Conflict as conflict:
-                outcome = "conflict"
-                log.debug("%s/%s: conflict, retrying: %s", *key, conflict)
-                self.queue.add_rate_limited(key)
-            except ChildCreationFailed as failure:
-                log.warning("%s/%s: %s; retrying with backoff", *key, failure)
-                self.queue.add_rate_limited(key)
-            except Exception:
-                log.exception("%s/%s: reconcile failed; retrying with backoff", *key)
-                self.queue.add_rate_limited(key)
-            else:
-                requeued = result.requeue or result.requeue_after is not None
-                outcome = "requeue" if requeued else "success"
-                self.queue.forget(key)
-                if result.requeue:
-                    self.queue.add(key)
-                first_seen = self._first_seen.pop(key, None)
-                if first_seen is not None and result.requeue:
-                    CHILDREN_CREATED_SECONDS.observe(time.monotonic() - first_seen)
-                elif result.requeue_after is not None:
-                    self.queue.add_after(key, result.requeue_after)
-            finally:
-                RECONCILES.labels(outcome).inc()
-                self.reconciles += 1
-                with contextlib.suppress(Exception):
-                    self.queue.done(key)
+            with log_context(*key):
+                await self._reconcile_one(key)
+
+    async def _reconcile_one(self, key: Key) -> None:
+        outcome = "error"
+        try:
+            with RECONCILE_SECONDS.time():
+                result = await self.reconciler.reconcile(*key)
+        except asyncio.CancelledError:
+            raise
+        except Conflict as conflict:
+            outcome = "conflict"
+            log.debug("conflict, retrying: %s", conflict)
+            self.queue.add_rate_limited(key)
+        except ChildCreationFailed as failure:
+            RECONCILE_ERRORS.inc()
+            log.warning("%s; retrying with backoff", failure)
+            self.queue.add_rate_limited(key)
+        except Exception:
+            RECONCILE_ERRORS.inc()
+            log.exception("reconcile failed; retrying with backoff")
+            self.queue.add_rate_limited(key)
+        else:
+            requeued = result.requeue or result.requeue_after is not None
+            outcome = "requeue" if requeued else "success"
+            self.queue.forget(key)
+            if result.requeue:
+                self.queue.add(key)
+            first_seen = self._first_seen.pop(key, None)
+            if first_seen is not None and result.requeue:
+                CHILDREN_CREATED_SECONDS.observe(time.monotonic() - first_seen)
+            elif result.requeue_after is not None:
+                self.queue.add_after(key, result.requeue_after)
+        finally:
+            RECONCILES.labels(outcome).inc()
+            self.reconciles += 1
+            with contextlib.suppress(Exception):
+                self.queue.done(key)

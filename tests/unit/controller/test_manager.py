@@ -1,8 +1,9 @@
-"""How the manager maps watch events to LocustTest keys: urgency, coalescing, and the
-Pod -> Job -> LocustTest chain."""
+"""How the manager maps watch events to LocustTest keys (urgency, coalescing, the
+Pod -> Job -> LocustTest chain), gates work on leadership, drains, and exports metrics."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,10 +11,16 @@ import pytest
 from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod
+from prometheus_client import REGISTRY
 
 from locust_operator.config import OperatorConfig
-from locust_operator.controller.manager import STATUS_COALESCE_SECONDS, Controller
-from locust_operator.kube.workqueue import WorkQueue
+from locust_operator.controller.manager import (
+    STATUS_COALESCE_SECONDS,
+    Controller,
+    TimedWorkQueue,
+)
+from locust_operator.controller.reconciler import Result
+from locust_operator.logs import current_test
 from tests.unit.kube.fakeclock import FakeClock
 
 KUBECONFIG = {
@@ -30,7 +37,8 @@ KUBECONFIG = {
 def controller() -> Iterator[Controller]:
     client = AsyncClient(config=KubeConfig.from_dict(KUBECONFIG))
     made = Controller(client, OperatorConfig())
-    made.queue = WorkQueue(clock=FakeClock())
+    made.queue = TimedWorkQueue(clock=FakeClock())
+    made._reconciling = True  # as on the leader; the standby case has a test of its own
     yield made
 
 
@@ -126,3 +134,85 @@ async def test_a_deleted_child_is_urgent(controller: Controller) -> None:
     controller._on_child("DELETED", job)
     assert len(controller.queue) == 1
     assert await take(controller) == ("ns", "t")
+
+
+async def test_a_standby_queues_nothing(controller: Controller) -> None:
+    controller._reconciling = False
+    controller._on_test("ADDED", locusttest())
+    job = Job.from_dict(
+        {
+            "metadata": {
+                "namespace": "ns",
+                "name": "m",
+                "ownerReferences": [owner("LocustTest", "t")],
+            }
+        }
+    )
+    controller._on_child("DELETED", job)
+    assert len(controller.queue) == 0
+
+
+class BlockingReconciler:
+    """Reconciles wait until ``finish`` is set; records what they saw."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, str]] = []
+        self.finished: list[tuple[str, str]] = []
+        self.log_context: list[tuple[str, str] | None] = []
+        self.finish = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def reconcile(self, namespace: str, name: str) -> Result:
+        self.started.append((namespace, name))
+        self.log_context.append(current_test.get())
+        self.entered.set()
+        await self.finish.wait()
+        self.finished.append((namespace, name))
+        return Result()
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_leading_replays_the_cache_and_stopping_drains_in_flight_reconciles(
+    controller: Controller,
+) -> None:
+    controller._reconciling = False
+    controller.queue = TimedWorkQueue()
+    controller.tests.informers[0].store.put(locusttest())  # cached while a standby
+    controller._on_test("ADDED", locusttest())
+    fake = BlockingReconciler()
+    controller.reconciler = fake  # type: ignore[assignment]
+    waited_before = sample("locust_operator_workqueue_queue_duration_seconds_count")
+
+    running = asyncio.create_task(controller.reconcile())
+    await asyncio.wait_for(fake.entered.wait(), 10)
+    assert fake.started == [("ns", "t")]
+    assert fake.log_context == [("ns", "t")]  # log lines of the reconcile name the test
+    assert sample("locust_operator_workqueue_queue_duration_seconds_count") == waited_before + 1
+
+    controller.stop_reconciling()
+    await asyncio.sleep(0.05)
+    assert not running.done()  # the in-flight reconcile is not cut short
+    fake.finish.set()
+    await asyncio.wait_for(running, 10)
+    assert fake.finished == [("ns", "t")]
+    assert current_test.get() is None
+
+
+async def test_scrape_time_metrics_read_the_cache_and_the_queue(controller: Controller) -> None:
+    controller.export_metrics()
+    store = controller.tests.informers[0].store
+    store.put(locusttest(name="new"))
+    for name, phase in (("a", "Running"), ("b", "Running"), ("c", "Succeeded")):
+        test = locusttest(name=name)
+        test["status"] = {"phase": phase}
+        store.put(test)
+    assert sample("locust_operator_locusttests", phase="Running") == 2
+    assert sample("locust_operator_locusttests", phase="Succeeded") == 1
+    assert sample("locust_operator_locusttests", phase="Pending") == 1  # not yet reconciled
+    assert sample("locust_operator_locusttests", phase="Failed") == 0
+    controller._on_test("ADDED", locusttest(name="a"))
+    controller._on_test("ADDED", locusttest(name="b"))
+    assert sample("locust_operator_workqueue_depth") == 2
