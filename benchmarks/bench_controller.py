@@ -73,6 +73,7 @@ def percentile(values: list[float], fraction: float) -> float:
 class Operator:
     def __init__(self, kubeconfig: Path, log_path: Path, env: dict[str, str]) -> None:
         self.port = free_port()
+        self.probe_port = free_port()
         self.log_path = log_path
         self.started = time.monotonic()
         with log_path.open("wb") as log:
@@ -84,15 +85,17 @@ class Operator:
                     "run",
                     f"--kubeconfig={kubeconfig}",
                     f"--metrics-bind-address=127.0.0.1:{self.port}",
+                    f"--health-probe-bind-address=127.0.0.1:{self.probe_port}",
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **env},
             )
 
-    def get(self, path: str) -> tuple[int, str]:
+    def get(self, path: str, port: int | None = None) -> tuple[int, str]:
+        url = f"http://127.0.0.1:{port or self.port}{path}"
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            with urllib.request.urlopen(url, timeout=5) as r:
                 return r.status, r.read().decode()
         except OSError as error:
             return getattr(error, "code", 0) or 0, ""
@@ -102,7 +105,7 @@ class Operator:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SystemExit(f"operator exited:\n{self.log_path.read_text()}")
-            if self.get("/readyz")[0] == 200:
+            if self.get("/readyz", self.probe_port)[0] == 200:
                 return time.monotonic() - self.started
             time.sleep(0.01)
         raise SystemExit("operator never became ready")

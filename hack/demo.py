@@ -121,6 +121,7 @@ def start_operator(cluster: LocalCluster, work_dir: Path) -> tuple[subprocess.Po
                 f"--kubeconfig={cluster.kubeconfig}",
                 "--enable-webhooks",
                 f"--webhook-url=https://127.0.0.1:{port}",
+                "--health-probe-bind-address=",  # no probes needed here; keep 8081 free
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

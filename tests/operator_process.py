@@ -31,6 +31,7 @@ class OperatorProcess:
     env: dict[str, str] = field(default_factory=dict)
     webhooks: bool = False
     webhook_port: int = 0
+    probe_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,6 +45,8 @@ class OperatorProcess:
             "locust_operator.cli",
             "run",
             f"--kubeconfig={self.kubeconfig}",
+            # Probes on a port of its own: test sessions and operators run side by side.
+            f"--health-probe-bind-address=127.0.0.1:{self.probe_port}",
         ]
         if self.webhooks:
             self.webhook_port = self.webhook_port or free_port()

@@ -156,10 +156,9 @@ class LocustTestReconciler:
         terminal = previous.get("phase") in TERMINAL_PHASES
         observed = self._observe_children(test)
         if observed.foreign:
+            # The manager's log context names the test on every line.
             log.info(
-                "%s/%s: waiting for %s of an earlier test with the same name to go away",
-                namespace,
-                name,
+                "waiting for %s of an earlier test with the same name to go away",
                 ", ".join(observed.foreign),
             )
             return Result(requeue_after=FOREIGN_CHILD_RETRY_SECONDS)
@@ -179,7 +178,7 @@ class LocustTestReconciler:
         recreated: list[str] = []
         if missing and creation_error is None and self._had_children(previous):
             recreated = [f"{obj.kind} {obj.metadata.name}" for obj in missing if obj.metadata]
-            log.warning("%s/%s: recreated deleted %s", namespace, name, ", ".join(recreated))
+            log.warning("recreated deleted %s", ", ".join(recreated))
         elif missing and creation_error is None:
             # A new test: its children first; its first status waits behind the children of
             # the other new tests (a burst of creations gets all its children sooner).
@@ -351,7 +350,7 @@ class LocustTestReconciler:
         )
         remaining = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         await self._patch_metadata(test, {"finalizers": remaining})
-        log.info("%s/%s: deleted", meta["namespace"], meta["name"])
+        log.info("deleted; its children go with it")
 
     async def _patch_metadata(
         self, test: Mapping[str, Any], changes: dict[str, Any]
