@@ -183,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory with tls.crt/tls.key (and ca.crt); without it a self-signed "
         "certificate is generated and its CA patched into the registrations",
     )
+    webhooks.add_argument(
+        "--webhook-cert-secret",
+        metavar="NAME",
+        help="without --webhook-cert-dir: keep the self-generated certificate in this Secret "
+        "(in --webhook-service-namespace), shared by every replica and renewed before it expires",
+    )
     webhooks.add_argument("--webhook-service-name", default="locust-k8s-operator-webhook")
     webhooks.add_argument("--webhook-service-namespace", default="locust-operator-system")
     return parser
@@ -237,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         webhook_url=args.webhook_url,
         webhook_bind=args.webhook_bind_address or ("0.0.0.0", 9443),
         webhook_cert_dir=args.webhook_cert_dir,
+        webhook_cert_secret=args.webhook_cert_secret,
         webhook_service_name=args.webhook_service_name,
         webhook_service_namespace=args.webhook_service_namespace,
     )

@@ -63,6 +63,7 @@ class OperatorOptions:
     webhook_url: str | None = None
     webhook_bind: tuple[str, int] = ("0.0.0.0", 9443)
     webhook_cert_dir: str | None = None
+    webhook_cert_secret: str | None = None
     webhook_service_name: str = "locust-k8s-operator-webhook"
     webhook_service_namespace: str = "locust-operator-system"
 
@@ -112,8 +113,40 @@ async def _start_webhooks(options: OperatorOptions, stack: contextlib.AsyncExitS
     from locust_operator.webhook.server import WebhookServer
     from locust_operator.webhook.tls import ReloadingTLSContext
 
+    client = async_client(_kube_config(options))
+    stack.push_async_callback(client.close)
+    secret = options.webhook_cert_secret
     if options.webhook_cert_dir:
         certificate = serving.from_files(Path(options.webhook_cert_dir))
+    elif secret:
+        # One certificate for every replica behind the Service, kept in a Secret.
+        from lightkube.core.exceptions import ApiError
+
+        from locust_operator.webhook.cert_secret import (
+            SharedCertificateError,
+            ensure_shared_certificate,
+            watch_shared_certificate,
+        )
+
+        cert_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="locust-webhook-")))
+        namespace, hosts = options.webhook_service_namespace, options.webhook_hosts()
+        try:
+            certificate = await ensure_shared_certificate(
+                client, namespace, secret, hosts, cert_dir
+            )
+        except (ApiError, SharedCertificateError) as error:
+            detail = error.status.message if isinstance(error, ApiError) else str(error)
+            raise StartupError(f"--webhook-cert-secret {namespace}/{secret}: {detail}") from None
+
+        async def reregister(changed: serving.ServingCertificate) -> None:
+            await register_webhooks(client, options.webhook_endpoint(), changed.ca_bundle)
+
+        refresher = asyncio.create_task(
+            watch_shared_certificate(
+                client, namespace, secret, hosts, cert_dir, on_change=reregister
+            )
+        )
+        stack.callback(refresher.cancel)
     else:
         cert_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="locust-webhook-")))
         certificate = serving.generate_self_signed(cert_dir, options.webhook_hosts())
@@ -128,8 +161,6 @@ async def _start_webhooks(options: OperatorOptions, stack: contextlib.AsyncExitS
     watcher = asyncio.create_task(tls.watch())
     stack.callback(watcher.cancel)
 
-    client = async_client(_kube_config(options))
-    stack.push_async_callback(client.close)
     await register_webhooks(client, options.webhook_endpoint(), certificate.ca_bundle)
     log.info("webhooks registered (%s)", options.webhook_url or "in-cluster Service")
 
