@@ -197,3 +197,31 @@ async def test_operator_killed_mid_test_restarts_without_duplicates(
         e async for e in kube.list(Event, namespace=namespace, fields={"involvedObject.name": name})
     ]
     assert [e.reason for e in events].count("TestStarted") <= 1  # never twice
+
+
+async def test_a_foreign_object_with_a_childs_name_is_never_taken_over(
+    kube: AsyncClient, namespace: str
+) -> None:
+    """Someone's own Service already has the name the test's Service needs: the operator
+    reports it and leaves it alone, then proceeds once it is gone."""
+    from lightkube.models.core_v1 import ServicePort, ServiceSpec
+    from lightkube.models.meta_v1 import ObjectMeta
+
+    name = unique("taken")
+    theirs = Service(
+        metadata=ObjectMeta(name=f"{name}-master", labels={"team": "payments"}),
+        spec=ServiceSpec(selector={"app": "payments"}, ports=[ServicePort(port=80)]),
+    )
+    await kube.create(theirs, namespace=namespace)
+    await create_scripts(kube, namespace)
+    await create_test(kube, namespace, locusttest(name))
+    seen = await wait_for_condition(kube, namespace, name, "Ready", "False", "ResourcesFailed")
+    assert f"Service {name}-master already exists" in seen["message"]
+    untouched = await kube.get(Service, f"{name}-master", namespace=namespace)
+    assert untouched.metadata and untouched.metadata.labels == {"team": "payments"}
+    assert untouched.spec and untouched.spec.selector == {"app": "payments"}
+    assert not untouched.metadata.ownerReferences
+
+    await kube.delete(Service, f"{name}-master", namespace=namespace)
+    await wait_for_condition(kube, namespace, name, "Ready", "True", "ResourcesCreated")
+    await wait_for_phase(kube, namespace, name, "Running")

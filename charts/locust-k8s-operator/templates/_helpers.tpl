@@ -208,13 +208,13 @@ the test through garbage collection) and reads ConfigMaps only to name a missing
 - apiGroups: ["locust.io"]
   resources: ["locusttests/finalizers"]
   verbs: ["update"]
-# Server-side apply creates the children (create) and is a patch (patch).
+# Children are created once and never changed; get reads one whose name is taken.
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "watch", "create", "patch"]
+  verbs: ["get", "list", "watch", "create"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "list", "watch", "create", "patch"]
+  verbs: ["get", "list", "watch", "create"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]

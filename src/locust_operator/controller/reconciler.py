@@ -27,7 +27,6 @@ from locust_operator.controller import children as child
 from locust_operator.controller.events import transition_events
 from locust_operator.controller.pod_health import as_utc
 from locust_operator.controller.status import Observed, compute_status, status_changed
-from locust_operator.kube.client import FIELD_MANAGER
 from locust_operator.kube.events import EventRecorder, InvolvedObject
 from locust_operator.resources import (
     ROLE_LABEL,
@@ -169,7 +168,7 @@ class LocustTestReconciler:
         # new test's children exist one round trip after it was seen.
         patched, creation_error = await asyncio.gather(
             self._add_finalizer(test) if needs_finalizer else _nothing(),
-            self._create(missing, observed) if missing else _nothing(),
+            self._create(missing, observed, meta["uid"]) if missing else _nothing(),
         )
         if needs_finalizer:
             if patched is None:
@@ -306,11 +305,11 @@ class LocustTestReconciler:
     # --- writes --------------------------------------------------------------------------
 
     async def _create(
-        self, missing: Sequence[Service | Job], observed: ObservedChildren
+        self, missing: Sequence[Service | Job], observed: ObservedChildren, uid: str
     ) -> str | None:
         """Creates the missing children, all at once. Returns an error message instead of
         raising, so that the status can say it."""
-        results = await asyncio.gather(*(self._apply(obj) for obj in missing))
+        results = await asyncio.gather(*(self._apply(obj, uid) for obj in missing))
         errors = [r for r in results if isinstance(r, str)]
         for created in results:
             if isinstance(created, Service):
@@ -322,15 +321,25 @@ class LocustTestReconciler:
                     observed.worker_job = created
         return "; ".join(errors) or None
 
-    async def _apply(self, obj: Service | Job) -> Service | Job | str:
+    async def _apply(self, obj: Service | Job, uid: str) -> Service | Job | str:
+        """Creates one child. Create, not apply: a child is written once (tests are
+        immutable), and an object of the same name that is not this test's must never be
+        taken over or changed (a user's Service, or a reference operator's leftover Job)."""
+        assert obj.metadata is not None and obj.metadata.name
+        name, kind = obj.metadata.name, obj.kind
         try:
-            # Server-side apply: idempotent when our cache lags behind an earlier create.
-            created: Service | Job = await self._client.apply(
-                obj, field_manager=FIELD_MANAGER, force=True
-            )
+            created: Service | Job = await self._client.create(obj)
         except ApiError as error:
-            name = obj.metadata.name if obj.metadata else "?"
-            return f"creating {obj.kind} {name} failed: {error.status.message}"
+            if error.status.code != 409:
+                return f"creating {kind} {name} failed: {error.status.message}"
+            # AlreadyExists: ours when the cache is behind; anything else is in the way.
+            existing = await self._client.get(type(obj), name, namespace=obj.metadata.namespace)
+            if child.is_owned_by(existing, uid):
+                return existing
+            return (
+                f"{kind} {name} already exists and does not belong to this LocustTest; "
+                "delete or rename it, or rename the test"
+            )
         return created
 
     async def _add_finalizer(self, test: Mapping[str, Any]) -> dict[str, Any] | None:
