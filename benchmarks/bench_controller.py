@@ -55,6 +55,23 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def apiserver_writes(cluster: LocalCluster) -> int:
+    """Mutating requests the apiserver has served, from every client."""
+    assert cluster.bin_dir is not None
+    text = subprocess.run(
+        [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", "get", "--raw",
+         "/metrics"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("apiserver_request_total{") and any(
+            f'verb="{verb}"' in line for verb in (*WRITE_METHODS, "APPLY", "CREATE", "UPDATE")
+        ):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -265,6 +282,7 @@ async def bench(
 
         pids = {**cluster.pids(), "operator": operator.process.pid, "bench": os.getpid()}
         cpu_before = cpu_by_process(pids)
+        all_writes_before = apiserver_writes(cluster)
         burst_started = time.monotonic()
         await asyncio.gather(*(create(i) for i in range(tests)))
         say(f"created in {time.monotonic() - burst_started:.1f}s; waiting for Running")
@@ -274,6 +292,15 @@ async def bench(
         )
         del all_running
         cpu_after = cpu_by_process(pids)
+        operator_writes = operator.writes() - writes_before
+        figures.append(
+            (
+                "profile: API writes until all Running",
+                f"{apiserver_writes(cluster) - all_writes_before} in all, "
+                f"{operator_writes} by the operator",
+                "-",
+            )
+        )
         busy = sorted(((cpu_after[n] - cpu_before[n], n) for n in pids), reverse=True)
         figures.append(
             (
