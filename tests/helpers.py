@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -67,3 +69,14 @@ def kubectl(cluster: LocalCluster, *args: str) -> str:
         capture_output=True,
         text=True,
     ).stdout
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    """GET http://127.0.0.1:port/path: (status, body); status 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+    except OSError:
+        return 0, ""

@@ -12,8 +12,6 @@ import asyncio
 import re
 import signal
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +32,7 @@ from tests.e2e.conftest import (
     pods_of,
     wait_for_phase,
 )
-from tests.helpers import eventually, new_namespace, pod_outcome
+from tests.helpers import eventually, http_get, new_namespace, pod_outcome
 from tests.locusttests import LocustTestV2
 from tests.operator_process import OperatorProcess, free_port
 
@@ -47,16 +45,6 @@ LEASE_DURATION, RETRY_PERIOD, RENEW_DEADLINE = 15.0, 2.0, 10.0
 CRASH_TAKEOVER_BOUND = LEASE_DURATION + RETRY_PERIOD * 1.2 + 5.0
 # Takeover after SIGTERM: the bound; the margin is for process scheduling only.
 RELEASE_TAKEOVER_BOUND = 2.0 + 0.5
-
-
-def http_get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return int(response.status), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, ""
-    except OSError:
-        return 0, ""
 
 
 @dataclass

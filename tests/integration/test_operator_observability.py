@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,21 +16,11 @@ from lightkube import AsyncClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import create_scripts, create_test, locusttest, pods_of, wait_for_phase
-from tests.helpers import eventually, new_namespace, pod_outcome
+from tests.helpers import eventually, http_get, new_namespace, pod_outcome
 from tests.locusttests import LocustTestV2
 from tests.operator_process import OperatorProcess, free_port
 
 pytestmark = pytest.mark.cluster
-
-
-def http_get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return int(response.status), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, ""
-    except OSError:
-        return 0, ""
 
 
 @dataclass
