@@ -23,7 +23,8 @@ module_version() { # module-dir module-path -> version from its go.mod
 # Go names a binary after the last import-path element that is not a major version (/v3).
 bin_name() { local b; b="$(basename "$1")"; [[ "$b" =~ ^v[0-9]+$ ]] && b="$(basename "$(dirname "$1")")"; echo "$b"; }
 
-sum_key() { sha256sum "$tools/$1/go.mod" "$tools/$1/go.sum" | sha256sum | cut -c1-12; }
+# Contents only: the key must not depend on where the repository is checked out.
+sum_key() { cat "$tools/$1/go.mod" "$tools/$1/go.sum" | sha256sum | cut -c1-12; }
 
 # build MODULE_DIR VERSION LDFLAGS PKG... : builds the packages of one tool module into a
 # versioned directory, once; links the binaries into $bin_dir.
