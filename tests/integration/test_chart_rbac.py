@@ -206,9 +206,17 @@ async def test_cluster_wide_release_runs_a_test_through_its_lifecycle(
         f"--leader-election-id={LEASE}",
     ]
     with operator_as(release, tmp_path / "operator.log", *leader_args):
-        # It leads through the Lease its Role allows.
-        lease = await kube.get(Lease, LEASE, namespace=release.namespace)
-        assert lease.spec is not None and lease.spec.holderIdentity
+        # It leads through the Lease its Role allows (acquired right after it started).
+        async def leading() -> bool:
+            try:
+                lease = await kube.get(Lease, LEASE, namespace=release.namespace)
+            except ApiError as error:
+                if error.status.code == 404:
+                    return False
+                raise
+            return lease.spec is not None and bool(lease.spec.holderIdentity)
+
+        await eventually(leading, what=f"the operator holds the Lease {LEASE}")
         async with new_namespace(kube, "rbac") as namespace:
             await run_lifecycle(kube, namespace)
 
