@@ -85,7 +85,7 @@ def analyze_pods(
     if not live:
         return PodHealth("True", PODS_STARTING, MSG_NO_PODS, failing=False, requeue_after=None)
 
-    remaining = grace_period - (now - _oldest_creation(live, now))
+    remaining = grace_period - (now - oldest_creation(live, now))
     if remaining > timedelta(0):
         return PodHealth(
             "True",
@@ -135,12 +135,13 @@ def pod_failure(pod: Pod, missing_config_maps: Sequence[str] = ()) -> PodFailure
 
     # A missing ConfigMap volume leaves the pod in ContainerCreating with no waiting
     # reason that says so; the reconciler looked the references up for us.
-    if missing_config_maps and _not_started(pod):
+    if missing_config_maps and not_started(pod):
         return PodFailure(name, CONFIGURATION_ERROR, _not_found(missing_config_maps))
     return None
 
 
-def _not_started(pod: Pod) -> bool:
+def not_started(pod: Pod) -> bool:
+    """Still pending, or a container is waiting: what a missing ConfigMap looks like."""
     status = pod.status
     if status is None or status.phase in (None, "Pending"):
         return True
@@ -215,7 +216,7 @@ def _list_pods(names: Iterable[str]) -> str:
     return f"{shown}, +{hidden} more" if hidden > 0 else shown
 
 
-def _oldest_creation(pods: Sequence[Pod], now: datetime) -> datetime:
+def oldest_creation(pods: Sequence[Pod], now: datetime) -> datetime:
     # A pod without a creation time (never from the API server) counts as brand new.
     return min(
         as_utc(pod.metadata.creationTimestamp)

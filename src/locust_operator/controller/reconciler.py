@@ -25,7 +25,7 @@ from locust_operator.api.names import GROUP, KIND, PLURAL, V2, V2_API_VERSION
 from locust_operator.config import OperatorConfig
 from locust_operator.controller import children as child
 from locust_operator.controller.events import transition_events
-from locust_operator.controller.pod_health import as_utc
+from locust_operator.controller.pod_health import not_started, oldest_creation
 from locust_operator.controller.status import Observed, compute_status, status_changed
 from locust_operator.kube.events import EventRecorder, InvolvedObject
 from locust_operator.resources import (
@@ -108,17 +108,6 @@ def _referenced_config_maps(spec: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _pod_settled(pod: Pod) -> bool:
-    """Running with no container waiting, or finished: nothing to diagnose."""
-    status = pod.status
-    if status is None or status.phase in (None, "Pending", "Unknown"):
-        return False
-    if status.phase in ("Succeeded", "Failed"):
-        return True
-    statuses = [*(status.initContainerStatuses or []), *(status.containerStatuses or [])]
-    return not any(s.state and s.state.waiting for s in statuses)
-
-
 class LocustTestReconciler:
     def __init__(
         self,
@@ -187,7 +176,7 @@ class LocustTestReconciler:
         spec = built_test["spec"]
         missing_config_maps: list[str] = []
         now = self._clock()
-        if not terminal and not all(_pod_settled(p) for p in pods) and self._past_grace(pods, now):
+        if not terminal and any(not_started(p) for p in pods) and self._past_grace(pods, now):
             missing_config_maps = await self._missing_config_maps(namespace, spec)
 
         built_generation = int(built_test["metadata"].get("generation") or 0)
@@ -257,9 +246,7 @@ class LocustTestReconciler:
 
     def _past_grace(self, pods: Sequence[Pod], now: datetime) -> bool:
         """Pod problems are only diagnosed after the grace period: no lookups before."""
-        created = [p.metadata.creationTimestamp for p in pods if p.metadata]
-        oldest = min((as_utc(c) for c in created if c is not None), default=None)
-        return oldest is not None and now - oldest >= self._grace_period
+        return bool(pods) and now - oldest_creation(pods, now) >= self._grace_period
 
     @staticmethod
     def _had_children(previous: Mapping[str, Any]) -> bool:
