@@ -318,11 +318,11 @@ class Controller:
             self.queue.forget(key)
             if result.requeue:
                 self.queue.add(key)
-            first_seen = self._first_seen.pop(key, None)
-            if first_seen is not None and result.requeue:
-                CHILDREN_CREATED_SECONDS.observe(time.monotonic() - first_seen)
             elif result.requeue_after is not None:
                 self.queue.add_after(key, result.requeue_after)
+            first_seen = self._first_seen.pop(key, None)
+            if first_seen is not None and result.requeue:  # a new test's children exist
+                CHILDREN_CREATED_SECONDS.observe(time.monotonic() - first_seen)
         finally:
             RECONCILES.labels(outcome).inc()
             self.reconciles += 1
