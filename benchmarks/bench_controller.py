@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Pod, Service
 
 from localcluster import LocalCluster
-from localcluster.cluster import build_tools
+from localcluster.cluster import build_tools, free_port
 from locust_operator.controller.reconciler import LocustTestResource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,12 +39,6 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 def say(message: str) -> None:
     print(f"==> {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mib(pid: int) -> float:

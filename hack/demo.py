@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 
 from localcluster import LocalCluster
-from localcluster.cluster import build_tools
+from localcluster.cluster import build_tools, free_port
 
 
 def say(message: str) -> None:
@@ -106,9 +105,7 @@ def follow_phases(cluster: LocalCluster, name: str, until: str, within: float = 
 
 
 def start_operator(cluster: LocalCluster, work_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     say(f"running the operator: controller + webhooks on https://127.0.0.1:{port}")
     log_path = work_dir / "operator.log"
     with log_path.open("wb") as log:

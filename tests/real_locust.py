@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -26,12 +25,6 @@ LOOPBACK = "127.0.0.1"
 WORKER_INDEX_HEADER = "X-Worker-Index"
 MASTER_HOST_FLAG = "--master-host"
 MASTER_PORT_FLAGS = ("--master-bind-port", "--master-port")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config_maps(root: Path, config_maps: Mapping[str, Mapping[str, str]]) -> dict[str, Path]:

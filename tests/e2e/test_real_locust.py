@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from localcluster.cluster import free_port
 from locust_operator.config import OperatorConfig
 from locust_operator.resources import build_children
 from tests.real_locust import (
@@ -18,7 +19,6 @@ from tests.real_locust import (
     WORKER_INDEX_HEADER,
     Localizer,
     LocustProcess,
-    free_port,
     http_target,
     inherited_env,
     locust_container,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from locust_operator.controller.status import (
     FAILED,
@@ -20,12 +20,11 @@ from locust_operator.controller.status import (
     SUCCEEDED,
     conditions_by_type,
 )
+from locust_operator.kube.events import EventType  # the one Event type literal
 
 # The events.k8s.io/v1 limit on a note; the API server rejects longer ones outright.
 MAX_MESSAGE_BYTES = 1024
 _CUT_MARKER = "..."
-
-EventType = Literal["Normal", "Warning"]
 
 
 @dataclass(frozen=True)
