@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the pinned control-plane binaries (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok, helm) from the Go module proxy into a cache outside the
+# kube-scheduler, kubectl, kubelet, kube-proxy, kwok, helm) from the Go module proxy into a cache outside the
 # work tree, keyed by tool version and go.sum, and prints the directory holding them.
 #
 #   hack/build-tools.sh            build what is missing, print the bin directory
@@ -72,7 +72,8 @@ else
   mv -f "$bin_dir/server" "$bin_dir/etcd"
   build kubernetes "$k8s_version" "$k8s_ldflags" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 fi
 
 build_unless_prebuilt() { # tool module-path ldflags-format pkg
