@@ -8,6 +8,8 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from locust_operator.api.conditions import PENDING, PHASES
+
 KUBE_REQUESTS = Counter(
     "locust_operator_kube_requests",
     "Requests the operator sent to the Kubernetes API, by HTTP method.",
@@ -54,9 +56,6 @@ LEADER = Gauge(
     "leader election), else 0.",
 )
 
-# Phases a LocustTest's status reports; always exported, so a phase with no tests reads 0.
-PHASES = ("Pending", "Running", "Succeeded", "Failed")
-
 
 class LocustTestsByPhase(Collector):
     """``locust_operator_locusttests{phase}``: counted from the informer cache when scraped,
@@ -74,11 +73,12 @@ class LocustTestsByPhase(Collector):
         )
         if self.source is None:
             return  # no controller in this process (webhooks only)
+        # Every phase is exported, so a phase with no tests reads 0.
         counts = dict.fromkeys(PHASES, 0)
         for test in self.source():
             status = test.get("status")
             phase = status.get("phase") if isinstance(status, Mapping) else None
-            key = str(phase or "Pending")
+            key = str(phase or PENDING)
             counts[key] = counts.get(key, 0) + 1
         for phase, count in counts.items():
             family.add_metric([phase], count)

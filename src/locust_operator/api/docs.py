@@ -2,7 +2,7 @@
 
 Field names, types, defaults, constraints and descriptions come from the ``prop()``
 declarations in :mod:`.v2`, :mod:`.v1` and :mod:`.status`; the status phases, condition
-types and reasons from the controller's constants; the v1 -> v2 mapping from the
+types and reasons from :mod:`.conditions`; the v1 -> v2 mapping from the
 conversion's aspects. ``hack/gen-docs.py`` writes the file and a unit test fails when the
 committed file drifts from :func:`render_api_reference`.
 """
@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 
-from . import conversion, names, v1, v2
+from . import conditions, conversion, names, v1, v2
 from . import status as api_status
 from .schema import (
     NO_DEFAULT,
@@ -209,128 +209,22 @@ def _render_type(obj: ObjectType) -> Iterator[str]:
 # --- status: phases, conditions, reasons ------------------------------------------------------
 
 
-def _phases() -> list[tuple[str, str]]:
-    from locust_operator.controller import status as s
-
-    return [
-        (
-            s.PENDING,
-            "Children are being created (or recreated), or the master pod is not running yet.",
-        ),
-        (s.RUNNING, "The master Job has a running (or ready) pod."),
-        (s.SUCCEEDED, "The master Job completed. Final."),
-        (
-            s.FAILED,
-            "The master Job failed, or its pods kept failing (crash loop, failed init "
-            "container) past the grace period. Final.",
-        ),
-    ]
-
-
-def _conditions() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
-    """(type, meaning, [(reason, status, meaning)]) in the order the status lists them."""
-    from locust_operator.controller import pod_health as h
-    from locust_operator.controller import status as s
-
-    waits = "The test waits: it proceeds once the cause is fixed."
-    return [
-        (
-            s.READY,
-            "The Service and both Jobs exist.",
-            [
-                (s.RESOURCES_CREATING, "False", "Being created, or recreated after a deletion."),
-                (s.RESOURCES_CREATED, "True", "All resources created."),
-                (
-                    s.RESOURCES_FAILED,
-                    "False",
-                    "Creating a child failed (the message says why), or the test failed.",
-                ),
-            ],
-        ),
-        (
-            s.WORKERS_CONNECTED,
-            "Active worker pods against `spec.worker.replicas` (message `N/M workers connected`).",
-            [
-                (s.WAITING_FOR_WORKERS, "False", "The worker Job does not exist yet."),
-                (s.ALL_WORKERS_CONNECTED, "True", "As many active worker pods as expected."),
-                (s.WORKERS_MISSING, "False", "Fewer active worker pods than expected."),
-            ],
-        ),
-        (
-            s.TEST_COMPLETED,
-            "Whether the test has finished.",
-            [
-                (s.TEST_IN_PROGRESS, "False", "Not started yet, or running."),
-                (s.TEST_SUCCEEDED, "True", "The master Job completed."),
-                (
-                    s.TEST_FAILED,
-                    "True / False",
-                    "True: the master Job failed (the message carries the Job's reason). "
-                    "False: the pods kept failing past the grace period.",
-                ),
-            ],
-        ),
-        (
-            s.PODS_HEALTHY,
-            "Diagnosis of the test's pods, reported only after a grace period (default "
-            "2 minutes, counted from the oldest pod). With several problems the first of "
-            + ", ".join(h.FAILURE_PRIORITY)
-            + " is reported.",
-            [
-                (h.PODS_STARTING, "True", "No pods yet, or still within the grace period."),
-                (h.PODS_HEALTHY, "True", "No problem found."),
-                (
-                    h.CONFIGURATION_ERROR,
-                    "False",
-                    "A container cannot be configured (CreateContainerConfigError, typically a "
-                    "missing ConfigMap or Secret) or a referenced ConfigMap is missing; the "
-                    "message names what to create. " + waits,
-                ),
-                (
-                    h.IMAGE_PULL_ERROR,
-                    "False",
-                    "ErrImagePull, ImagePullBackOff or InvalidImageName. " + waits,
-                ),
-                (h.SCHEDULING_ERROR, "False", "A pod cannot be scheduled. " + waits),
-                (
-                    h.CRASH_LOOP_BACK_OFF,
-                    "False",
-                    "A Locust container crash-loops or exited with a non-zero code. Fails the "
-                    "test.",
-                ),
-                (
-                    h.INITIALIZATION_ERROR,
-                    "False",
-                    "An init container failed, or the metrics exporter sidecar cannot start. "
-                    "Fails the test.",
-                ),
-            ],
-        ),
-        (
-            s.SPEC_DRIFTED,
-            "Present once the spec was edited after the children were built. Tests are "
-            "immutable: the edit is not applied; delete and recreate the test to apply it.",
-            [(s.SPEC_CHANGE_IGNORED, "True", "The children run an older generation.")],
-        ),
-    ]
-
-
 def _render_status() -> Iterator[str]:
     yield "### Phases"
     yield ""
     yield "| Phase | Meaning |"
     yield "| --- | --- |"
-    for phase, meaning in _phases():
-        yield f"| {_code(phase)} | {_cell(meaning)} |"
+    for phase in conditions.PHASE_MEANINGS:
+        yield f"| {_code(phase.word)} | {_cell(phase.meaning)} |"
     yield ""
     yield "### Conditions"
     yield ""
     yield "| Type | Reason | Status | Meaning |"
     yield "| --- | --- | --- | --- |"
-    for kind, meaning, reasons in _conditions():
-        yield f"| {_code(kind)} | | | {_cell(meaning)} |"
-        for reason, status, why in reasons:
-            yield f"| | {_code(reason)} | {status} | {_cell(why)} |"
+    for kind in conditions.CONDITION_TYPES:
+        yield f"| {_code(kind.word)} | | | {_cell(kind.meaning)} |"
+        for reason in kind.reasons:
+            yield f"| | {_code(reason.word)} | {reason.status} | {_cell(reason.meaning)} |"
     yield ""
 
 

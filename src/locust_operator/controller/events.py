@@ -11,15 +11,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from locust_operator.controller.status import (
+from locust_operator.api.conditions import (
     FAILED,
     PODS_HEALTHY,
     READY,
     RUNNING,
     SPEC_DRIFTED,
     SUCCEEDED,
-    conditions_by_type,
 )
+from locust_operator.controller.status import conditions_by_type
 from locust_operator.kube.events import EventType  # the one Event type literal
 
 # The events.k8s.io/v1 limit on a note; the API server rejects longer ones outright.

@@ -14,32 +14,19 @@ from datetime import UTC, datetime, timedelta
 from lightkube.models.core_v1 import ContainerStatus
 from lightkube.resources.core_v1 import Pod
 
+from locust_operator.api.conditions import (
+    CONFIGURATION_ERROR,
+    CRASH_LOOP_BACK_OFF,
+    FAILURE_PRIORITY,
+    IMAGE_PULL_ERROR,
+    INITIALIZATION_ERROR,
+    PODS_HEALTHY_REASON,
+    PODS_STARTING,
+    SCHEDULING_ERROR,
+)
 from locust_operator.api.status import ConditionStatus
 
 DEFAULT_GRACE_PERIOD = timedelta(minutes=2)
-
-# Reasons of the PodsHealthy condition (the reference operator's names).
-PODS_STARTING = "PodsStarting"
-PODS_HEALTHY = "PodsHealthy"
-CONFIGURATION_ERROR = "ConfigurationError"
-IMAGE_PULL_ERROR = "ImagePullError"
-SCHEDULING_ERROR = "SchedulingError"
-CRASH_LOOP_BACK_OFF = "CrashLoopBackOff"
-INITIALIZATION_ERROR = "InitializationError"
-
-# When pods fail in several ways, the condition reports the most actionable one.
-FAILURE_PRIORITY = (
-    CONFIGURATION_ERROR,
-    IMAGE_PULL_ERROR,
-    SCHEDULING_ERROR,
-    CRASH_LOOP_BACK_OFF,
-    INITIALIZATION_ERROR,
-)
-
-# Pods that cannot start yet: they start by themselves once the cause is fixed outside the
-# LocustTest (create the ConfigMap or pull Secret, free some capacity), so the test waits
-# (the FAQ's "stuck in Pending"). The other failures are containers that ran and failed.
-WAITING_FAILURES = frozenset({CONFIGURATION_ERROR, IMAGE_PULL_ERROR, SCHEDULING_ERROR})
 
 MSG_NO_PODS = "Waiting for pods to be created"
 MSG_STARTING = "Pods are starting up"
@@ -101,7 +88,9 @@ def analyze_pods(
         if (failure := pod_failure(pod, missing_config_maps)) is not None
     ]
     if not failures:
-        return PodHealth("True", PODS_HEALTHY, MSG_HEALTHY, failing=False, requeue_after=None)
+        return PodHealth(
+            "True", PODS_HEALTHY_REASON, MSG_HEALTHY, failing=False, requeue_after=None
+        )
     reason, message = summarize(failures, missing_config_maps)
     return PodHealth("False", reason, message, failing=True, requeue_after=None)
 

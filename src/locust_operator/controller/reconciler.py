@@ -21,6 +21,7 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Pod, Service
 from lightkube.types import PatchType
 
+from locust_operator.api.conditions import READY, RESOURCES_CREATED, RUNNING, TERMINAL_PHASES
 from locust_operator.api.names import GROUP, KIND, PLURAL, V2, V2_API_VERSION
 from locust_operator.config import OperatorConfig
 from locust_operator.controller import children as child
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 LocustTestResource = create_namespaced_resource(GROUP, V2, KIND, PLURAL)
 FINALIZER = "locust.io/cleanup"
-TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 # While a previous incarnation's children (same name, other uid) are being garbage
 # collected, look again soon; their DELETED events usually come first anyway.
 FOREIGN_CHILD_RETRY_SECONDS = 2.0
@@ -251,9 +251,9 @@ class LocustTestReconciler:
     @staticmethod
     def _had_children(previous: Mapping[str, Any]) -> bool:
         for condition in previous.get("conditions") or []:
-            if condition.get("type") == "Ready" and condition.get("reason") == "ResourcesCreated":
+            if condition.get("type") == READY and condition.get("reason") == RESOURCES_CREATED:
                 return True
-        return previous.get("phase") == "Running"
+        return previous.get("phase") == RUNNING
 
     def _missing(
         self, built_test: Mapping[str, Any], observed: ObservedChildren

@@ -11,46 +11,43 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from lightkube.models.batch_v1 import JobCondition
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod, Service
 
+from locust_operator.api.conditions import (
+    ALL_WORKERS_CONNECTED,
+    CONDITION_ORDER,
+    FAILED,
+    PENDING,
+    PODS_HEALTHY,
+    READY,
+    RESOURCES_CREATED,
+    RESOURCES_CREATING,
+    RESOURCES_FAILED,
+    RUNNING,
+    SPEC_CHANGE_IGNORED,
+    SPEC_DRIFTED,
+    SUCCEEDED,
+    TERMINAL_PHASES,
+    TEST_COMPLETED,
+    TEST_FAILED,
+    TEST_IN_PROGRESS,
+    TEST_SUCCEEDED,
+    WAITING_FAILURES,
+    WAITING_FOR_WORKERS,
+    WORKERS_CONNECTED,
+    WORKERS_MISSING,
+)
 from locust_operator.api.status import ConditionStatus
 from locust_operator.controller.pod_health import (
     DEFAULT_GRACE_PERIOD,
-    WAITING_FAILURES,
     PodHealth,
     analyze_pods,
     as_utc,
 )
-
-PENDING: Final = "Pending"
-RUNNING: Final = "Running"
-SUCCEEDED: Final = "Succeeded"
-FAILED: Final = "Failed"
-TERMINAL_PHASES = frozenset({SUCCEEDED, FAILED})
-
-# Condition types, in the order the status lists them.
-READY = "Ready"
-WORKERS_CONNECTED = "WorkersConnected"
-TEST_COMPLETED = "TestCompleted"
-PODS_HEALTHY = "PodsHealthy"
-SPEC_DRIFTED = "SpecDrifted"
-CONDITION_ORDER = (READY, WORKERS_CONNECTED, TEST_COMPLETED, PODS_HEALTHY, SPEC_DRIFTED)
-
-# Condition reasons.
-RESOURCES_CREATING = "ResourcesCreating"
-RESOURCES_CREATED = "ResourcesCreated"
-RESOURCES_FAILED = "ResourcesFailed"
-WAITING_FOR_WORKERS = "WaitingForWorkers"
-ALL_WORKERS_CONNECTED = "AllWorkersConnected"
-WORKERS_MISSING = "WorkersMissing"
-TEST_IN_PROGRESS = "TestInProgress"
-TEST_SUCCEEDED = "TestSucceeded"
-TEST_FAILED = "TestFailed"
-SPEC_CHANGE_IGNORED = "SpecChangeIgnored"
 
 TIME_KEYS = ("startTime", "completionTime")
 

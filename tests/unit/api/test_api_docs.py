@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import get_args
 
-from locust_operator.api import conversion, v1, v2
+from locust_operator.api import conditions, conversion, status, v1, v2
 from locust_operator.api.docs import DOC_FILE, documented_types, render_api_reference, slug
 from locust_operator.api.schema import Embedded, ListOf, Node, ObjectType, object_type
-from locust_operator.controller import pod_health
-from locust_operator.controller import status as controller_status
 
 from .manifests import REPO_ROOT
 
@@ -73,11 +72,10 @@ def test_defaults_and_constraints_are_shown() -> None:
 
 def _reason_constants() -> set[str]:
     values = set()
-    for module in (controller_status, pod_health):
-        for name, value in vars(module).items():
-            public = name.isupper() and not name.startswith("_")
-            if public and isinstance(value, str) and re.fullmatch(r"[A-Z][A-Za-z]+", value):
-                values.add(value)
+    for name, value in vars(conditions).items():
+        public = name.isupper() and not name.startswith("_")
+        if public and isinstance(value, str) and re.fullmatch(r"[A-Z][A-Za-z]+", value):
+            values.add(value)
     return values
 
 
@@ -87,6 +85,18 @@ def test_every_phase_condition_type_and_reason_is_documented() -> None:
     assert {"Pending", "Ready", "SpecChangeIgnored", "CrashLoopBackOff"} <= constants
     for value in constants:
         assert f"`{value}`" in text, value
+
+
+def test_the_schemas_phase_enum_lists_the_status_phases() -> None:
+    assert get_args(status.Phase) == conditions.PHASES
+
+
+def test_condition_types_are_documented_once_each_with_unique_reasons() -> None:
+    types = [kind.word for kind in conditions.CONDITION_TYPES]
+    assert len(types) == len(set(types))
+    for kind in conditions.CONDITION_TYPES:
+        reasons = [reason.word for reason in kind.reasons]
+        assert reasons and len(reasons) == len(set(reasons)), kind.word
 
 
 def test_every_v1_field_mapping_is_documented() -> None:

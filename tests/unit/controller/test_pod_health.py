@@ -8,17 +8,16 @@ from typing import Any
 import pytest
 from lightkube.resources.core_v1 import Pod
 
-from locust_operator.controller.pod_health import (
+from locust_operator.api.conditions import (
     CONFIGURATION_ERROR,
     CRASH_LOOP_BACK_OFF,
     IMAGE_PULL_ERROR,
     INITIALIZATION_ERROR,
-    MAX_LISTED_PODS,
-    PODS_HEALTHY,
+    PODS_HEALTHY_REASON,
     PODS_STARTING,
     SCHEDULING_ERROR,
-    analyze_pods,
 )
+from locust_operator.controller.pod_health import MAX_LISTED_PODS, analyze_pods
 from tests.unit.controller.builders import GRACE, MASTER, NOW, container, pod, worker_pod
 
 FAILING_PODS: list[tuple[str, dict[str, Any], str, str]] = [
@@ -167,7 +166,7 @@ def test_grace_period_counts_from_the_oldest_pod() -> None:
 def test_grace_period_is_a_parameter() -> None:
     young = [pod(created=NOW - timedelta(seconds=3))]
     assert analyze_pods(young, (), NOW, timedelta(seconds=4)).requeue_after == 1.0
-    assert analyze_pods(young, (), NOW, timedelta(seconds=2)).reason == PODS_HEALTHY
+    assert analyze_pods(young, (), NOW, timedelta(seconds=2)).reason == PODS_HEALTHY_REASON
 
 
 def test_grace_period_ends_exactly() -> None:
@@ -179,7 +178,7 @@ def test_healthy_pods() -> None:
     health = analyze_pods([pod(), worker_pod()], (), NOW, GRACE)
     assert (health.status, health.reason, health.message) == (
         "True",
-        PODS_HEALTHY,
+        PODS_HEALTHY_REASON,
         "All pods are healthy",
     )
     assert not health.failing and health.requeue_after is None
@@ -197,7 +196,7 @@ def test_healthy_pods() -> None:
     ids=["succeeded", "native sidecar stopped", "creating", "initializing", "exit 0"],
 )
 def test_not_failures(healthy: Pod) -> None:
-    assert analyze_pods([healthy], (), NOW, GRACE).reason == PODS_HEALTHY
+    assert analyze_pods([healthy], (), NOW, GRACE).reason == PODS_HEALTHY_REASON
 
 
 def test_pods_being_deleted_are_ignored() -> None:
@@ -226,7 +225,7 @@ def test_missing_config_maps_are_listed_sorted() -> None:
 
 
 def test_missing_config_map_does_not_fail_running_pods() -> None:
-    assert analyze_pods([pod()], ["gone-later"], NOW, GRACE).reason == PODS_HEALTHY
+    assert analyze_pods([pod()], ["gone-later"], NOW, GRACE).reason == PODS_HEALTHY_REASON
 
 
 def test_most_actionable_failure_wins_and_names_only_its_pods() -> None:

@@ -1,0 +1,204 @@
+"""The words of a LocustTest's status, defined once: phases, condition types and reasons.
+
+The controller writes them, the metrics count them and the API reference
+(docs/api-reference.md) documents them from the ``meaning`` declared here. A new phase,
+condition type or reason is added here, under its condition type, with its meaning;
+the reference operator keeps the same words in its ``conditions.go``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# --- phases ------------------------------------------------------------------------------
+
+PENDING: Final = "Pending"
+RUNNING: Final = "Running"
+SUCCEEDED: Final = "Succeeded"
+FAILED: Final = "Failed"
+# In the order a test goes through them; api/status.py's Phase literal lists the same.
+PHASES: Final = (PENDING, RUNNING, SUCCEEDED, FAILED)
+# A test in a terminal phase is final: its status is frozen and its children never healed.
+TERMINAL_PHASES: Final = frozenset({SUCCEEDED, FAILED})
+
+
+@dataclass(frozen=True)
+class Documented:
+    """A status word and what it means (rendered into the API reference)."""
+
+    word: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Reason(Documented):
+    """A condition reason, with the condition status it is reported with."""
+
+    status: str  # "True", "False", or "True / False" for a reason used with both
+
+
+@dataclass(frozen=True)
+class ConditionType(Documented):
+    reasons: tuple[Reason, ...]
+
+
+PHASE_MEANINGS: Final = (
+    Documented(
+        PENDING,
+        "Children are being created (or recreated), or the master pod is not running yet.",
+    ),
+    Documented(RUNNING, "The master Job has a running (or ready) pod."),
+    Documented(SUCCEEDED, "The master Job completed. Final."),
+    Documented(
+        FAILED,
+        "The master Job failed, or its pods kept failing (crash loop, failed init "
+        "container) past the grace period. Final.",
+    ),
+)
+
+# --- Ready: the children exist -------------------------------------------------------------
+
+READY: Final = "Ready"
+RESOURCES_CREATING: Final = "ResourcesCreating"
+RESOURCES_CREATED: Final = "ResourcesCreated"
+RESOURCES_FAILED: Final = "ResourcesFailed"
+
+_READY = ConditionType(
+    READY,
+    "The Service and both Jobs exist.",
+    (
+        Reason(RESOURCES_CREATING, "Being created, or recreated after a deletion.", "False"),
+        Reason(RESOURCES_CREATED, "All resources created.", "True"),
+        Reason(
+            RESOURCES_FAILED,
+            "Creating a child failed (the message says why), or the test failed.",
+            "False",
+        ),
+    ),
+)
+
+# --- WorkersConnected ----------------------------------------------------------------------
+
+WORKERS_CONNECTED: Final = "WorkersConnected"
+WAITING_FOR_WORKERS: Final = "WaitingForWorkers"
+ALL_WORKERS_CONNECTED: Final = "AllWorkersConnected"
+WORKERS_MISSING: Final = "WorkersMissing"
+
+_WORKERS_CONNECTED = ConditionType(
+    WORKERS_CONNECTED,
+    "Active worker pods against `spec.worker.replicas` (message `N/M workers connected`).",
+    (
+        Reason(WAITING_FOR_WORKERS, "The worker Job does not exist yet.", "False"),
+        Reason(ALL_WORKERS_CONNECTED, "As many active worker pods as expected.", "True"),
+        Reason(WORKERS_MISSING, "Fewer active worker pods than expected.", "False"),
+    ),
+)
+
+# --- TestCompleted -------------------------------------------------------------------------
+
+TEST_COMPLETED: Final = "TestCompleted"
+TEST_IN_PROGRESS: Final = "TestInProgress"
+TEST_SUCCEEDED: Final = "TestSucceeded"
+TEST_FAILED: Final = "TestFailed"
+
+_TEST_COMPLETED = ConditionType(
+    TEST_COMPLETED,
+    "Whether the test has finished.",
+    (
+        Reason(TEST_IN_PROGRESS, "Not started yet, or running.", "False"),
+        Reason(TEST_SUCCEEDED, "The master Job completed.", "True"),
+        Reason(
+            TEST_FAILED,
+            "True: the master Job failed (the message carries the Job's reason). "
+            "False: the pods kept failing past the grace period.",
+            "True / False",
+        ),
+    ),
+)
+
+# --- PodsHealthy (the reference operator's reasons) ----------------------------------------
+
+PODS_HEALTHY: Final = "PodsHealthy"
+PODS_STARTING: Final = "PodsStarting"
+# PodsHealthy is both the condition type and its healthy reason, as in the reference.
+PODS_HEALTHY_REASON: Final = "PodsHealthy"
+CONFIGURATION_ERROR: Final = "ConfigurationError"
+IMAGE_PULL_ERROR: Final = "ImagePullError"
+SCHEDULING_ERROR: Final = "SchedulingError"
+CRASH_LOOP_BACK_OFF: Final = "CrashLoopBackOff"
+INITIALIZATION_ERROR: Final = "InitializationError"
+
+# When pods fail in several ways, the condition reports the most actionable one.
+FAILURE_PRIORITY: Final = (
+    CONFIGURATION_ERROR,
+    IMAGE_PULL_ERROR,
+    SCHEDULING_ERROR,
+    CRASH_LOOP_BACK_OFF,
+    INITIALIZATION_ERROR,
+)
+# Pods that cannot start yet: they start by themselves once the cause is fixed outside the
+# LocustTest (create the ConfigMap or pull Secret, free some capacity), so the test waits
+# (the FAQ's "stuck in Pending"). The other failures are containers that ran and failed.
+WAITING_FAILURES: Final = frozenset({CONFIGURATION_ERROR, IMAGE_PULL_ERROR, SCHEDULING_ERROR})
+
+_WAITS = "The test waits: it proceeds once the cause is fixed."
+_PODS_HEALTHY = ConditionType(
+    PODS_HEALTHY,
+    "Diagnosis of the test's pods, reported only after a grace period (default "
+    "2 minutes, counted from the oldest pod). With several problems the first of "
+    + ", ".join(FAILURE_PRIORITY)
+    + " is reported.",
+    (
+        Reason(PODS_STARTING, "No pods yet, or still within the grace period.", "True"),
+        Reason(PODS_HEALTHY_REASON, "No problem found.", "True"),
+        Reason(
+            CONFIGURATION_ERROR,
+            "A container cannot be configured (CreateContainerConfigError, typically a "
+            "missing ConfigMap or Secret) or a referenced ConfigMap is missing; the "
+            "message names what to create. " + _WAITS,
+            "False",
+        ),
+        Reason(
+            IMAGE_PULL_ERROR,
+            "ErrImagePull, ImagePullBackOff or InvalidImageName. " + _WAITS,
+            "False",
+        ),
+        Reason(SCHEDULING_ERROR, "A pod cannot be scheduled. " + _WAITS, "False"),
+        Reason(
+            CRASH_LOOP_BACK_OFF,
+            "A Locust container crash-loops or exited with a non-zero code. Fails the test.",
+            "False",
+        ),
+        Reason(
+            INITIALIZATION_ERROR,
+            "An init container failed, or the metrics exporter sidecar cannot start. "
+            "Fails the test.",
+            "False",
+        ),
+    ),
+)
+
+# --- SpecDrifted ---------------------------------------------------------------------------
+
+SPEC_DRIFTED: Final = "SpecDrifted"
+SPEC_CHANGE_IGNORED: Final = "SpecChangeIgnored"
+
+_SPEC_DRIFTED = ConditionType(
+    SPEC_DRIFTED,
+    "Present once the spec was edited after the children were built. Tests are "
+    "immutable: the edit is not applied; delete and recreate the test to apply it.",
+    (Reason(SPEC_CHANGE_IGNORED, "The children run an older generation.", "True"),),
+)
+
+# --- all condition types -------------------------------------------------------------------
+
+# In the order the status lists them.
+CONDITION_TYPES: Final = (
+    _READY,
+    _WORKERS_CONNECTED,
+    _TEST_COMPLETED,
+    _PODS_HEALTHY,
+    _SPEC_DRIFTED,
+)
+CONDITION_ORDER: Final = tuple(condition.word for condition in CONDITION_TYPES)
