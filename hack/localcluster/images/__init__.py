@@ -1,7 +1,7 @@
 """Container images for the local cluster's real node, built here (no registry is reachable).
 
-    ensure_images(log) -> [tarball, ...]      everything pods on the node run, for `ctr images import`
-    ensure_operator_image(log) -> tarball     the operator, from the repository's Dockerfile
+    ensure_images(log) -> [tarball, ...]   what pods on the node run, for `ctr images import`
+    ensure_operator_image(log) -> tarball  the operator, from the repository's Dockerfile
 
 Each image is built once from pinned inputs and cached outside the tree (see cache.py);
 the tarballs are docker-archives carrying their tags.

@@ -129,4 +129,3 @@ def read_manifest(tarball: Path) -> list[dict[str, object]]:
             raise ValueError(f"{tarball}: no manifest.json, not a docker-archive")
         manifest: list[dict[str, object]] = json.loads(member.read())
         return manifest
-

@@ -55,8 +55,9 @@ def build_binary(command: str, out: Path) -> None:
         "GOARCH": go_arch(),
         "GOFLAGS": "-mod=readonly -buildvcs=false",
     }
+    flags = ["-trimpath", "-ldflags=-s -w -buildid=", "-o", str(out)]
     subprocess.run(
-        ["go", "build", "-trimpath", "-ldflags", "-s -w -buildid=", "-o", str(out), f"./cmd/{command}"],
+        ["go", "build", *flags, f"./cmd/{command}"],
         cwd=GO_SOURCES,
         env=env,
         check=True,
