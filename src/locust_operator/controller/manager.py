@@ -36,6 +36,7 @@ from locust_operator.controller.reconciler import (
 )
 from locust_operator.kube.events import EventRecorder
 from locust_operator.kube.informer import EventType, Informer, wait_for_cache_sync
+from locust_operator.kube.owners import controller_name
 from locust_operator.kube.workqueue import Clock, RateLimiter, ShutDown, WorkQueue
 from locust_operator.logs import log_context
 from locust_operator.metrics import (
@@ -121,14 +122,6 @@ def _slim_pod(pod: Pod) -> Pod:
     return pod
 
 
-def _owner(obj: Any, kind: str) -> str | None:
-    refs = (obj.metadata.ownerReferences if obj.metadata else None) or []
-    for ref in refs:
-        if ref.controller and ref.kind == kind:
-            return str(ref.name)
-    return None
-
-
 class Controller:
     def __init__(
         self,
@@ -196,7 +189,7 @@ class Controller:
             self.queue.add(key, urgent=True)
 
     def _on_child(self, event: EventType, obj: Service | Job) -> None:
-        owner = _owner(obj, KIND)
+        owner = controller_name(obj, KIND)
         if owner and obj.metadata and obj.metadata.namespace:
             self._enqueue((obj.metadata.namespace, owner), event)
 
@@ -204,9 +197,9 @@ class Controller:
         if not pod.metadata or not pod.metadata.namespace:
             return
         namespace = pod.metadata.namespace
-        job_name = _owner(pod, "Job")
+        job_name = controller_name(pod, "Job")
         job = self.jobs.get(namespace, job_name) if job_name else None
-        owner = _owner(job, KIND) if job is not None else None
+        owner = controller_name(job, KIND) if job is not None else None
         # The Job may not be cached yet; the label names the test just the same.
         owner = owner or (pod.metadata.labels or {}).get(TEST_NAME_LABEL)
         if owner:

@@ -24,20 +24,23 @@ from lightkube.types import PatchType
 from locust_operator.api.conditions import READY, RESOURCES_CREATED, RUNNING, TERMINAL_PHASES
 from locust_operator.api.names import GROUP, KIND, PLURAL, V2, V2_API_VERSION
 from locust_operator.config import OperatorConfig
-from locust_operator.controller import children as child
 from locust_operator.controller.events import transition_events
 from locust_operator.controller.pod_health import not_started, oldest_creation
 from locust_operator.controller.status import Observed, compute_status, status_changed
 from locust_operator.kube.events import EventRecorder, InvolvedObject
+from locust_operator.kube.owners import controller_uid, is_controlled_by
 from locust_operator.resources import (
     ROLE_LABEL,
     TEST_NAME_LABEL,
     Children,
+    as_built,
     build_children,
     master_job_name,
     master_service_name,
     worker_job_name,
 )
+from locust_operator.resources.references import config_map_names
+from locust_operator.resources.source import LocustTestSource
 
 log = logging.getLogger(__name__)
 
@@ -94,18 +97,6 @@ async def _nothing() -> None:
 def _is_master(child: Job) -> bool:
     labels = (child.metadata.labels if child.metadata else None) or {}
     return labels.get(ROLE_LABEL) == "master"
-
-
-def _referenced_config_maps(spec: Mapping[str, Any]) -> list[str]:
-    names: list[str] = []
-    files = spec.get("testFiles") or {}
-    for key in ("configMapRef", "libConfigMapRef"):
-        if files.get(key):
-            names.append(files[key])
-    for ref in (spec.get("env") or {}).get("configMapRefs") or []:
-        if ref.get("name"):
-            names.append(ref["name"])
-    return list(dict.fromkeys(names))
 
 
 class LocustTestReconciler:
@@ -177,7 +168,7 @@ class LocustTestReconciler:
         missing_config_maps: list[str] = []
         now = self._clock()
         if not terminal and any(not_started(p) for p in pods) and self._past_grace(pods, now):
-            missing_config_maps = await self._missing_config_maps(namespace, spec)
+            missing_config_maps = await self._missing_config_maps(namespace, built_test)
 
         built_generation = int(built_test["metadata"].get("generation") or 0)
         state = Observed(
@@ -216,7 +207,7 @@ class LocustTestReconciler:
         foreign = []
         for attr in ("service", "master_job", "worker_job"):
             obj = getattr(found, attr)
-            if obj is not None and not child.is_owned_by(obj, uid):
+            if obj is not None and not is_controlled_by(obj, uid):
                 foreign.append(f"{obj.kind} {obj.metadata.name if obj.metadata else '?'}")
         found.foreign = tuple(foreign)
         return found
@@ -231,17 +222,16 @@ class LocustTestReconciler:
         pods = self._pods.by_label(TEST_NAME_LABEL, meta["name"], meta["namespace"])
         # Only pods of this incarnation's Jobs: a recreated test must not see the old pods.
         return sorted(
-            (p for p in pods if child.controller_uid(p) in job_uids),
+            (p for p in pods if controller_uid(p) in job_uids),
             key=lambda p: p.metadata.name if p.metadata and p.metadata.name else "",
         )
 
     def _built_test(self, test: Mapping[str, Any], observed: ObservedChildren) -> dict[str, Any]:
         """The test to build children from: as its surviving children recorded it, else now."""
         for existing in observed.existing():
-            spec = child.applied_spec(existing)
-            generation = child.built_from_generation(existing)
-            if spec is not None and generation is not None:
-                return child.as_built(test, spec, generation)
+            built = as_built(test, existing)
+            if built is not None:
+                return built
         return dict(test)
 
     def _past_grace(self, pods: Sequence[Pod], now: datetime) -> bool:
@@ -260,26 +250,22 @@ class LocustTestReconciler:
     ) -> list[Service | Job]:
         if observed.service and observed.master_job and observed.worker_job:
             return []
-        wanted: Children = build_children(dict(built_test), self._config)
-        snapshot = child.encode_spec(built_test["spec"])
-        missing: list[Service | Job] = []
-        for have, want in (
-            (observed.service, wanted.service),
-            (observed.master_job, wanted.master_job),
-            (observed.worker_job, wanted.worker_job),
-        ):
-            if have is None:
-                assert want.metadata is not None
-                want.metadata.annotations = {
-                    **(want.metadata.annotations or {}),
-                    child.APPLIED_SPEC_ANNOTATION: snapshot,
-                }
-                missing.append(want)
-        return missing
+        wanted: Children = build_children(built_test, self._config)
+        return [
+            want
+            for have, want in (
+                (observed.service, wanted.service),
+                (observed.master_job, wanted.master_job),
+                (observed.worker_job, wanted.worker_job),
+            )
+            if have is None
+        ]
 
-    async def _missing_config_maps(self, namespace: str, spec: Mapping[str, Any]) -> list[str]:
+    async def _missing_config_maps(
+        self, namespace: str, built_test: Mapping[str, Any]
+    ) -> list[str]:
         missing = []
-        for name in _referenced_config_maps(spec):
+        for name in config_map_names(LocustTestSource.parse(built_test).spec):
             try:
                 await self._client.get(ConfigMap, name, namespace=namespace)
             except ApiError as error:
@@ -321,7 +307,7 @@ class LocustTestReconciler:
                 return f"creating {kind} {name} failed: {error.status.message}"
             # AlreadyExists: ours when the cache is behind; anything else is in the way.
             existing = await self._client.get(type(obj), name, namespace=obj.metadata.namespace)
-            if child.is_owned_by(existing, uid):
+            if is_controlled_by(existing, uid):
                 return existing
             return (
                 f"{kind} {name} already exists and does not belong to this LocustTest; "

@@ -48,6 +48,7 @@ from locust_operator.controller.pod_health import (
     analyze_pods,
     as_utc,
 )
+from locust_operator.kube.owners import controller_name
 
 TIME_KEYS = ("startTime", "completionTime")
 
@@ -185,14 +186,11 @@ def _master_running(observed: Observed) -> bool:
         return True
     name = job.metadata.name if job.metadata else None
     return any(
-        pod.status is not None and pod.status.phase == "Running" and _owned_by_job(pod, name)
+        pod.status is not None
+        and pod.status.phase == "Running"
+        and controller_name(pod, "Job") == name
         for pod in observed.pods
     )
-
-
-def _owned_by_job(pod: Pod, job_name: str | None) -> bool:
-    references = (pod.metadata.ownerReferences or []) if pod.metadata else []
-    return any(ref.kind == "Job" and ref.name == job_name for ref in references)
 
 
 def _master_started(phase: str, outcome: Outcome | None) -> bool:

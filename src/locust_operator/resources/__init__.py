@@ -4,11 +4,9 @@ master and worker Jobs."""
 from .children import (
     Children,
     build_children,
-    build_master_job,
-    build_master_service,
-    build_worker_job,
 )
 from .labels import (
+    APPLIED_SPEC_ANNOTATION,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     OPERATOR_SELECTOR,
@@ -17,9 +15,11 @@ from .labels import (
     SPEC_GENERATION_ANNOTATION,
     TEST_NAME_LABEL,
 )
+from .metadata import applied_spec, as_built, built_from_generation
 from .names import master_job_name, master_service_name, worker_job_name
 
 __all__ = [
+    "APPLIED_SPEC_ANNOTATION",
     "MANAGED_BY",
     "MANAGED_BY_LABEL",
     "OPERATOR_SELECTOR",
@@ -28,10 +28,10 @@ __all__ = [
     "SPEC_GENERATION_ANNOTATION",
     "TEST_NAME_LABEL",
     "Children",
+    "applied_spec",
+    "as_built",
     "build_children",
-    "build_master_job",
-    "build_master_service",
-    "build_worker_job",
+    "built_from_generation",
     "master_job_name",
     "master_service_name",
     "worker_job_name",

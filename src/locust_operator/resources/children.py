@@ -31,15 +31,3 @@ def build_children(test: Mapping[str, Any], config: OperatorConfig) -> Children:
         master_job=jobs.master_job(source, config),
         worker_job=jobs.worker_job(source, config),
     )
-
-
-def build_master_service(test: Mapping[str, Any], config: OperatorConfig) -> Service:
-    return service.master_service(LocustTestSource.parse(test), config)
-
-
-def build_master_job(test: Mapping[str, Any], config: OperatorConfig) -> Job:
-    return jobs.master_job(LocustTestSource.parse(test), config)
-
-
-def build_worker_job(test: Mapping[str, Any], config: OperatorConfig) -> Job:
-    return jobs.worker_job(LocustTestSource.parse(test), config)

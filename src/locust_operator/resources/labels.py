@@ -20,6 +20,8 @@ OPERATOR_SELECTOR: dict[str, str] = {MANAGED_BY_LABEL: MANAGED_BY}
 
 # metadata.generation of the LocustTest a child was built from.
 SPEC_GENERATION_ANNOTATION = "locust.io/spec-generation"
+# The spec a child was built from, as JSON: a healed child is rebuilt from it.
+APPLIED_SPEC_ANNOTATION = "locust.io/applied-spec"
 
 PROMETHEUS_SCRAPE_ANNOTATION = "prometheus.io/scrape"
 PROMETHEUS_PATH_ANNOTATION = "prometheus.io/path"

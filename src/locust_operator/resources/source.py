@@ -18,6 +18,7 @@ class LocustTestSource:
     uid: str
     generation: int
     spec: v2.LocustTestSpec
+    raw_spec: Mapping[str, Any]  # the spec as written, recorded on the children
 
     @classmethod
     def parse(cls, test: Mapping[str, Any]) -> LocustTestSource:
@@ -30,13 +31,15 @@ class LocustTestSource:
                 raise ValueError(f"LocustTest metadata.{key} is required to build its children")
         if not isinstance(metadata["generation"], int):
             raise ValueError("LocustTest metadata.generation must be an integer")
-        spec = from_json(v2.LocustTestSpec, apply_defaults_v2(test.get("spec") or {}), path="spec")
+        raw_spec = test.get("spec") or {}
+        spec = from_json(v2.LocustTestSpec, apply_defaults_v2(raw_spec), path="spec")
         return cls(
             name=str(metadata["name"]),
             namespace=metadata.get("namespace"),
             uid=str(metadata["uid"]),
             generation=metadata["generation"],
             spec=spec,
+            raw_spec=raw_spec,
         )
 
     @property

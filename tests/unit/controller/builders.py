@@ -90,7 +90,13 @@ def pod(
         "name": name,
         "creationTimestamp": created.isoformat(),
         "ownerReferences": [
-            {"apiVersion": "batch/v1", "kind": "Job", "name": job_name, "uid": f"uid-{job_name}"}
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "name": job_name,
+                "uid": f"uid-{job_name}",
+                "controller": True,
+            }
         ],
     }
     if deleting:

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import copy
+import json
+
 import pytest
 
 from locust_operator.config import OperatorConfig
 from locust_operator.resources import (
+    APPLIED_SPEC_ANNOTATION,
     SPEC_GENERATION_ANNOTATION,
+    as_built,
     build_children,
-    build_master_job,
-    build_worker_job,
 )
 
 from .helpers import GENERATION, UID, children, jobs, locust, locust_test, pod, with_role
@@ -56,17 +59,35 @@ def test_every_child_is_controlled_by_the_locust_test() -> None:
         ]
 
 
-def test_every_child_records_the_generation_it_was_built_from() -> None:
-    for child in children(locust_test()):
-        assert child["metadata"]["annotations"] == {SPEC_GENERATION_ANNOTATION: str(GENERATION)}
+def test_every_child_records_the_generation_and_spec_it_was_built_from() -> None:
+    test = locust_test()
+    for child in children(test):
+        annotations = child["metadata"]["annotations"]
+        assert annotations[SPEC_GENERATION_ANNOTATION] == str(GENERATION)
+        assert json.loads(annotations[APPLIED_SPEC_ANNOTATION]) == test["spec"]
     assert SPEC_GENERATION_ANNOTATION == "locust.io/spec-generation"
+    assert APPLIED_SPEC_ANNOTATION == "locust.io/applied-spec"
 
 
-def test_single_builders_match_build_children() -> None:
-    test, config = locust_test(), OperatorConfig()
-    built = build_children(test, config)
-    assert build_master_job(test, config).to_dict() == built.master_job.to_dict()
-    assert build_worker_job(test, config).to_dict() == built.worker_job.to_dict()
+def test_a_child_gives_back_the_test_as_it_was_built() -> None:
+    test = locust_test()
+    built = build_children(test, OperatorConfig())
+    edited = copy.deepcopy(test)
+    edited["spec"]["worker"]["replicas"] = 9
+    edited["metadata"]["generation"] = GENERATION + 1
+    recovered = as_built(edited, built.worker_job)
+    assert recovered is not None
+    assert recovered["spec"] == test["spec"]
+    assert recovered["metadata"]["generation"] == GENERATION
+    assert recovered["metadata"]["uid"] == UID
+    assert build_children(recovered, OperatorConfig()).worker_job == built.worker_job
+
+
+def test_a_child_without_provenance_gives_back_nothing() -> None:
+    child = build_children(locust_test(), OperatorConfig()).service
+    assert child.metadata is not None
+    child.metadata.annotations = {APPLIED_SPEC_ANNOTATION: "not json"}
+    assert as_built(locust_test(), child) is None
 
 
 def test_children_without_a_namespace_leave_it_to_the_client() -> None:

@@ -88,7 +88,10 @@ def test_cr_metadata_labels_and_annotations_never_reach_children() -> None:
     }
     for child in children(test):
         assert "environment" not in child["metadata"]["labels"]
-        assert list(child["metadata"]["annotations"]) == ["locust.io/spec-generation"]
+        assert set(child["metadata"]["annotations"]) == {
+            "locust.io/spec-generation",
+            "locust.io/applied-spec",
+        }
     for job in jobs(test).values():
         metadata = pod_metadata(job)
         assert "environment" not in metadata["labels"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from locust_operator.config import MetricsExporterConfig, OperatorConfig
-from locust_operator.resources import build_master_service
+from locust_operator.resources import build_children
 
 from .helpers import jobs, locust_test, pod_metadata
 
@@ -11,7 +11,7 @@ OTEL = {"openTelemetry": {"enabled": True, "endpoint": "collector:4317"}}
 
 
 def service(test: dict[str, Any], config: OperatorConfig | None = None) -> dict[str, Any]:
-    built: dict[str, Any] = build_master_service(test, config or OperatorConfig()).to_dict()
+    built: dict[str, Any] = build_children(test, config or OperatorConfig()).service.to_dict()
     return built
 
 
