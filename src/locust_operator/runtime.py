@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from lightkube import AsyncClient, KubeConfig
 
 from locust_operator.config import OperatorConfig
-from locust_operator.controller.manager import Controller
+from locust_operator.controller.controller import Controller
 from locust_operator.http_server import HttpServer, Route, metrics_routes, probe_routes
 from locust_operator.kube.client import NoClusterConfig, async_client, load_kube_config
 from locust_operator.kube.leader import KubeLeaseStore, LeaderElectionConfig, LeaderElector
@@ -269,7 +269,7 @@ class Operator:
     async def _lead(
         self, controller: Controller, elector: LeaderElector | None, informers: asyncio.Task[None]
     ) -> int:
-        reconciling = asyncio.create_task(controller.reconcile(), name="reconcile")
+        reconciling = asyncio.create_task(controller.run_workers(), name="reconcile workers")
         holding = asyncio.create_task(elector.hold() if elector else asyncio.Event().wait())
         stopped = asyncio.create_task(self.stop.wait())
         try:
@@ -295,7 +295,7 @@ class Operator:
                     await _cancelled(task)
 
     async def _drain(self, controller: Controller, reconciling: asyncio.Task[None]) -> None:
-        controller.stop_reconciling()
+        controller.stop_workers()
         if reconciling.done():
             return
         seconds = self.options.drain_seconds

@@ -84,13 +84,13 @@ def test_exceptions_are_one_json_line(output: io.StringIO) -> None:
 
 def test_console_lines_prefix_the_test(output: io.StringIO) -> None:
     configure_logging("info", "console", output)
-    log = logging.getLogger("locust_operator.controller.manager")
+    log = logging.getLogger("locust_operator.controller.controller")
     with log_context("ns", "t"):
         log.info("reconciled")
     log.info("controller started")
     inside, outside = lines(output)
-    assert inside.endswith("INFO locust_operator.controller.manager: [ns/t] reconciled")
-    assert outside.endswith("INFO locust_operator.controller.manager: controller started")
+    assert inside.endswith("INFO locust_operator.controller.controller: [ns/t] reconciled")
+    assert outside.endswith("INFO locust_operator.controller.controller: controller started")
 
 
 def test_http_client_chatter_only_at_debug(output: io.StringIO) -> None:

@@ -1,4 +1,7 @@
-"""Identity of the LocustTest API: group, kind, resource names and versions."""
+"""Identity of the LocustTest API: group, kind, resource names and versions.
+
+(The names of the objects created for a test are in ``resources/names.py``.)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""LocustTest status: the same schema on every served version (the status subresource)."""
+"""LocustTest status: the same schema on every served version (the status subresource).
+
+This declares the shape (what the CRD publishes); the words in it are in
+:mod:`.conditions`, and ``controller/status.py`` computes the values.
+"""
 
 # prop() returns dataclasses.field(...), which ruff cannot tell.
 # ruff: noqa: RUF009

@@ -24,9 +24,9 @@ from lightkube.types import PatchType
 from locust_operator.api.conditions import READY, RESOURCES_CREATED, RUNNING, TERMINAL_PHASES
 from locust_operator.api.names import GROUP, KIND, PLURAL, V2, V2_API_VERSION
 from locust_operator.config import OperatorConfig
-from locust_operator.controller.events import transition_events
 from locust_operator.controller.pod_health import not_started, oldest_creation
 from locust_operator.controller.status import Observed, compute_status, status_changed
+from locust_operator.controller.transitions import transition_events
 from locust_operator.kube.events import EventRecorder, InvolvedObject
 from locust_operator.kube.owners import controller_uid, is_controlled_by
 from locust_operator.resources import (
@@ -62,8 +62,9 @@ class Cache(Protocol[T]):
 @dataclass(frozen=True)
 class Result:
     requeue_after: float | None = None
-    # Reconcile again soon, behind urgent work (the manager's normal lane).
-    requeue: bool = False
+    # A new test's children were just created; its status is not written yet. The
+    # controller reconciles it again soon and times how long the children took.
+    children_created: bool = False
 
 
 class Conflict(Exception):
@@ -161,7 +162,7 @@ class LocustTestReconciler:
         elif missing and creation_error is None:
             # A new test: its children first; its first status waits behind the children of
             # the other new tests (a burst of creations gets all its children sooner).
-            return Result(requeue=True)
+            return Result(children_created=True)
 
         pods = self._observe_pods(test, observed)
         spec = built_test["spec"]

@@ -4,6 +4,9 @@ Phases follow the reference operator: Pending -> Running (the master Job has an 
 pod) -> Succeeded / Failed (the master Job finished, or its pods kept failing past the
 startup grace period). Terminal phases are final. Conditions use the reference's types
 and reasons, and keep their lastTransitionTime while their status stays the same.
+
+The schema of .status is declared in ``api/status.py``, its words in ``api/conditions.py``;
+this module only decides the values.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Names of the objects and volumes the operator creates for a LocustTest."""
+"""Names of the objects and volumes the operator creates for a LocustTest.
+
+(The names of the API itself, group, kind and versions, are in ``api/names.py``.)
+"""
 
 from __future__ import annotations
 

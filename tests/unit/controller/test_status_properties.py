@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from locust_operator.api.status import CONDITION_REASON_PATTERN
-from locust_operator.controller.events import transition_events
 from locust_operator.controller.status import Observed, compute_status, status_changed
+from locust_operator.controller.transitions import transition_events
 from tests.unit.controller.builders import (
     GRACE,
     NOW,

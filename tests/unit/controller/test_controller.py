@@ -1,10 +1,9 @@
-"""How the manager maps watch events to LocustTest keys (urgency, coalescing, the
+"""How the controller maps watch events to LocustTest keys (urgency, coalescing, the
 Pod -> Job -> LocustTest chain), gates work on leadership, drains, and exports metrics."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,9 +13,10 @@ from lightkube.resources.core_v1 import Pod
 from prometheus_client import REGISTRY
 
 from locust_operator.config import OperatorConfig
-from locust_operator.controller.manager import (
+from locust_operator.controller.controller import (
     STATUS_COALESCE_SECONDS,
     Controller,
+    KeyReconciler,
     TimedWorkQueue,
 )
 from locust_operator.controller.reconciler import Result
@@ -33,13 +33,22 @@ KUBECONFIG = {
 }
 
 
-@pytest.fixture
-def controller() -> Iterator[Controller]:
+def new_controller(
+    queue: TimedWorkQueue | None = None, reconciler: KeyReconciler | None = None
+) -> Controller:
     client = AsyncClient(config=KubeConfig.from_dict(KUBECONFIG))
-    made = Controller(client, OperatorConfig())
-    made.queue = TimedWorkQueue(clock=FakeClock())
-    made._reconciling = True  # as on the leader; the standby case has a test of its own
-    yield made
+    return Controller(client, OperatorConfig(), queue=queue, reconciler=reconciler)
+
+
+@pytest.fixture
+def standby() -> Controller:
+    return new_controller(TimedWorkQueue(clock=FakeClock()))
+
+
+@pytest.fixture
+def controller(standby: Controller) -> Controller:
+    standby.start_queueing()  # as on the leader; the standby case has a test of its own
+    return standby
 
 
 def clock(controller: Controller) -> FakeClock:
@@ -136,8 +145,8 @@ async def test_a_deleted_child_is_urgent(controller: Controller) -> None:
     assert await take(controller) == ("ns", "t")
 
 
-async def test_a_standby_queues_nothing(controller: Controller) -> None:
-    controller._reconciling = False
+async def test_a_standby_queues_nothing(standby: Controller) -> None:
+    controller = standby
     controller._on_test("ADDED", locusttest())
     job = Job.from_dict(
         {
@@ -175,24 +184,20 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def test_leading_replays_the_cache_and_stopping_drains_in_flight_reconciles(
-    controller: Controller,
-) -> None:
-    controller._reconciling = False
-    controller.queue = TimedWorkQueue()
+async def test_leading_replays_the_cache_and_stopping_drains_in_flight_reconciles() -> None:
+    fake = BlockingReconciler()
+    controller = new_controller(reconciler=fake)
     controller.tests.informers[0].store.put(locusttest())  # cached while a standby
     controller._on_test("ADDED", locusttest())
-    fake = BlockingReconciler()
-    controller.reconciler = fake  # type: ignore[assignment]
     waited_before = sample("locust_operator_workqueue_queue_duration_seconds_count")
 
-    running = asyncio.create_task(controller.reconcile())
+    running = asyncio.create_task(controller.run_workers())
     await asyncio.wait_for(fake.entered.wait(), 10)
     assert fake.started == [("ns", "t")]
     assert fake.log_context == [("ns", "t")]  # log lines of the reconcile name the test
     assert sample("locust_operator_workqueue_queue_duration_seconds_count") == waited_before + 1
 
-    controller.stop_reconciling()
+    controller.stop_workers()
     await asyncio.sleep(0.05)
     assert not running.done()  # the in-flight reconcile is not cut short
     fake.finish.set()

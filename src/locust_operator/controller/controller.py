@@ -7,8 +7,8 @@ periodic resync re-queues every test so that timers and pod health are re-checke
 when nothing changes.
 
 The informers run on every replica (a standby's warm caches make failover quick); the
-workers and the resync run only while ``reconcile()`` does, i.e. on the leader. Until
-then events only update the bookkeeping, and ``reconcile()`` starts by queueing every
+workers and the resync run only while ``run_workers()`` does, i.e. on the leader. Until
+then events only update the bookkeeping, and ``run_workers()`` starts by queueing every
 cached test, like controller-runtime replaying its caches to a starting controller.
 """
 
@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from lightkube import AsyncClient
 from lightkube.models.core_v1 import Container, PodSpec
@@ -33,6 +33,7 @@ from locust_operator.controller.reconciler import (
     Conflict,
     LocustTestReconciler,
     LocustTestResource,
+    Result,
 )
 from locust_operator.kube.events import EventRecorder
 from locust_operator.kube.informer import EventType, Informer, wait_for_cache_sync
@@ -122,13 +123,24 @@ def _slim_pod(pod: Pod) -> Pod:
     return pod
 
 
+class KeyReconciler(Protocol):
+    """Reconciles one LocustTest by its key (LocustTestReconciler)."""
+
+    async def reconcile(self, namespace: str, name: str) -> Result: ...
+
+
 class Controller:
     def __init__(
         self,
         client: AsyncClient,
         config: OperatorConfig,
         namespaces: Sequence[str] = (),
+        *,
+        queue: WorkQueue[Key] | None = None,
+        reconciler: KeyReconciler | None = None,
     ) -> None:
+        """``queue`` and ``reconciler`` replace the defaults (a timed work queue, a
+        LocustTestReconciler on the caches), e.g. with a fake clock or a recording fake."""
         self._config = config
         scopes: list[str | None] = list(namespaces) or [None]
 
@@ -143,16 +155,15 @@ class Controller:
         self.pods: Caches[Pod] = informers(
             Pod, labels=OPERATOR_SELECTOR, index_labels=[TEST_NAME_LABEL], transform=_slim_pod
         )
-        self.queue: WorkQueue[Key] = TimedWorkQueue()
-        self.recorder = EventRecorder(client)
-        self.reconciler = LocustTestReconciler(
+        self.queue: WorkQueue[Key] = queue if queue is not None else TimedWorkQueue()
+        self.reconciler: KeyReconciler = reconciler or LocustTestReconciler(
             client,
             config,
             tests=self.tests,
             services=self.services,
             jobs=self.jobs,
             pods=self.pods,
-            recorder=self.recorder,
+            recorder=EventRecorder(client),
         )
         for informer in self.tests.informers:
             informer.add_handler(self._on_test)
@@ -166,7 +177,7 @@ class Controller:
         self.reconciles = 0
         self.synced = asyncio.Event()  # every informer's cache is filled
         self.started = asyncio.Event()  # the reconcile workers run
-        self._reconciling = False  # events queue keys only while workers run
+        self._queueing = False  # events queue keys only while workers run (on the leader)
 
     # --- event mapping -------------------------------------------------------------------
 
@@ -185,7 +196,7 @@ class Controller:
         if event == "ADDED" and key not in self._test_revisions:
             self._first_seen[key] = time.monotonic()
         self._test_revisions[key] = revision
-        if self._reconciling:
+        if self._queueing:
             self.queue.add(key, urgent=True)
 
     def _on_child(self, event: EventType, obj: Service | Job) -> None:
@@ -206,7 +217,7 @@ class Controller:
             self._enqueue((namespace, owner), event)
 
     def _enqueue(self, key: Key, event: EventType) -> None:
-        if not self._reconciling:
+        if not self._queueing:
             return
         if event == "DELETED":
             self.queue.add(key, urgent=True)  # a child to heal
@@ -240,12 +251,17 @@ class Controller:
             log.info("caches synced (%d tests cached)", len(self.tests))
             self.synced.set()
 
-    async def reconcile(self) -> None:
-        """Runs the reconcile workers and the resync (caches must be synced) until
-        ``stop_reconciling()``, after which in-flight reconciles finish, or cancellation."""
-        self._reconciling = True
-        for key in self.tests.test_keys():  # what happened before we led, or started
+    def start_queueing(self) -> None:
+        """From now on events queue keys; every cached test is queued too (what happened
+        before this replica led, or started). ``run_workers()`` begins with this."""
+        self._queueing = True
+        for key in self.tests.test_keys():
             self.queue.add(key)
+
+    async def run_workers(self) -> None:
+        """Runs the reconcile workers and the resync (caches must be synced) until
+        ``stop_workers()``, after which in-flight reconciles finish, or cancellation."""
+        self.start_queueing()
         log.info(
             "controller started (%d tests cached, %d workers)",
             len(self.tests),
@@ -260,15 +276,15 @@ class Controller:
         try:
             await asyncio.gather(*workers)  # until the queue shuts down
         finally:
-            self._reconciling = False
+            self._queueing = False
             self.queue.shutdown()
             for task in (resync, *workers):
                 task.cancel()
             await asyncio.gather(resync, *workers, return_exceptions=True)
 
-    def stop_reconciling(self) -> None:
-        """Workers take no new keys; ``reconcile()`` returns once the current ones are done."""
-        self._reconciling = False
+    def stop_workers(self) -> None:
+        """Workers take no new keys; ``run_workers()`` returns once the current ones are done."""
+        self._queueing = False
         self.queue.shutdown()
 
     async def _resync(self) -> None:
@@ -306,15 +322,16 @@ class Controller:
             log.exception("reconcile failed; retrying with backoff")
             self.queue.add_rate_limited(key)
         else:
-            requeued = result.requeue or result.requeue_after is not None
+            requeued = result.children_created or result.requeue_after is not None
             outcome = "requeue" if requeued else "success"
             self.queue.forget(key)
-            if result.requeue:
+            if result.children_created:
+                # Its first status comes next, behind urgent work (the normal lane).
                 self.queue.add(key)
             elif result.requeue_after is not None:
                 self.queue.add_after(key, result.requeue_after)
             first_seen = self._first_seen.pop(key, None)
-            if first_seen is not None and result.requeue:  # a new test's children exist
+            if first_seen is not None and result.children_created:
                 CHILDREN_CREATED_SECONDS.observe(time.monotonic() - first_seen)
         finally:
             RECONCILES.labels(outcome).inc()

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from locust_operator.controller.events import (
+from locust_operator.controller.status import Observed, compute_status
+from locust_operator.controller.transitions import (
     MAX_MESSAGE_BYTES,
     EventIntent,
     transition_events,
     truncate_message,
 )
-from locust_operator.controller.status import Observed, compute_status
 from tests.unit.controller.builders import (
     GRACE,
     NOW,
