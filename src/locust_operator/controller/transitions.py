@@ -22,10 +22,6 @@ from locust_operator.api.conditions import (
 from locust_operator.controller.status import conditions_by_type
 from locust_operator.kube.events import EventType  # the one Event type literal
 
-# The events.k8s.io/v1 limit on a note; the API server rejects longer ones outright.
-MAX_MESSAGE_BYTES = 1024
-_CUT_MARKER = "..."
-
 
 @dataclass(frozen=True)
 class EventIntent:
@@ -72,17 +68,9 @@ def transition_events(
     return intents
 
 
-def truncate_message(message: str, limit: int = MAX_MESSAGE_BYTES) -> str:
-    """Cut to `limit` UTF-8 bytes on a character boundary, marking the cut with '...'."""
-    encoded = message.encode()
-    if len(encoded) <= limit:
-        return message
-    kept = encoded[: limit - len(_CUT_MARKER)].decode(errors="ignore")
-    return kept + _CUT_MARKER
-
-
 def _intent(type_: EventType, reason: str, message: str) -> EventIntent:
-    return EventIntent(type_, reason, truncate_message(message))
+    # Long messages (500 failing pods) are cut to the Events API's limit by the recorder.
+    return EventIntent(type_, reason, message)
 
 
 def _became_true(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:

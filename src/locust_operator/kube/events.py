@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 COMPONENT = "locust-k8s-operator"
 EventType = Literal["Normal", "Warning"]
+# The events.k8s.io/v1 limit on a note, in bytes; the API server rejects longer ones.
+MAX_MESSAGE_BYTES = 1024
+_CUT_MARKER = "..."
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,15 @@ class InvolvedObject:
             name=self.name,
             uid=self.uid,
         )
+
+
+def truncate_message(message: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """Cut to `limit` UTF-8 bytes on a character boundary, marking the cut with '...'."""
+    encoded = message.encode()
+    if len(encoded) <= limit:
+        return message
+    kept = encoded[: limit - len(_CUT_MARKER)].decode(errors="ignore")
+    return kept + _CUT_MARKER
 
 
 class EventRecorder:
@@ -66,7 +78,7 @@ class EventRecorder:
             involvedObject=target.reference(),
             type=event_type,
             reason=reason,
-            message=message[:1024],
+            message=truncate_message(message),
             source=EventSource(component=self._component),
             reportingComponent=self._component,
             reportingInstance=self._instance[:128],

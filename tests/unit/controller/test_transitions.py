@@ -8,12 +8,7 @@ from typing import Any
 import pytest
 
 from locust_operator.controller.status import Observed, compute_status
-from locust_operator.controller.transitions import (
-    MAX_MESSAGE_BYTES,
-    EventIntent,
-    transition_events,
-    truncate_message,
-)
+from locust_operator.controller.transitions import EventIntent, transition_events
 from tests.unit.controller.builders import (
     GRACE,
     NOW,
@@ -169,28 +164,3 @@ def test_spec_drift_event_carries_the_condition_message() -> None:
 def test_empty_previous_is_no_previous() -> None:
     status = step(None, running())
     assert transition_events({}, status, ()) == transition_events(None, status, ())
-
-
-def test_messages_fit_the_events_api() -> None:
-    names = [f"demo-worker-{index:02}-abcdefghijklmnopqrstuvwxyz" for index in range(60)]
-    long_detail = "x" * 2000
-    status = step(
-        step(None, running()),
-        running(pods=[pod(), *(crash_looping(name, long_detail) for name in names)]),
-    )
-    for intent in transition_events(None, status, ()):
-        assert len(intent.message.encode()) <= MAX_MESSAGE_BYTES
-
-
-def test_truncate_message() -> None:
-    exact = "a" * MAX_MESSAGE_BYTES
-    assert truncate_message("") == ""
-    assert truncate_message("short") == "short"
-    assert truncate_message(exact) == exact
-    cut = truncate_message(exact + "b")
-    assert cut == "a" * (MAX_MESSAGE_BYTES - 3) + "..."
-    # "é" is two bytes: a cut through one must not leave half of it behind.
-    multibyte = truncate_message("a" * (MAX_MESSAGE_BYTES - 4) + "é" * 10)
-    assert len(multibyte.encode()) <= MAX_MESSAGE_BYTES
-    assert multibyte.endswith("...")
-    assert multibyte == "a" * (MAX_MESSAGE_BYTES - 4) + "..."
