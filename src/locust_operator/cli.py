@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from locust_operator import __version__
+from locust_operator.api.dns_names import is_dns1123_label, is_dns1123_subdomain
 from locust_operator.kube.leader import (
     DEFAULT_LEASE_NAME,
     RETRY_JITTER,
@@ -22,8 +23,6 @@ from locust_operator.kube.leader import (
 from locust_operator.logs import LOG_FORMATS, LOG_LEVELS
 
 DEFAULT_HEALTH_PROBE_ADDRESS = "0.0.0.0:8081"
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS_SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
 _DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s|m)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 
@@ -270,13 +269,13 @@ def _leader_election(args: argparse.Namespace) -> LeaderElectionConfig | None:
             f"{1 + RETRY_JITTER:g} x --leader-election-retry-period ({retry:g}s)"
         )
     name = args.leader_election_id
-    if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+    if not is_dns1123_subdomain(name):
         raise ValueError(
             f"--leader-election-id must be a DNS subdomain (lower case letters, digits, '-' "
             f"and '.'; at most 253 characters), got {name!r}"
         )
     namespace = args.leader_election_namespace or default_namespace()
-    if len(namespace) > 63 or not re.fullmatch(_DNS_LABEL, namespace):
+    if not is_dns1123_label(namespace):
         raise ValueError(
             f"--leader-election-namespace must be a namespace name (lower case letters, "
             f"digits and '-'; at most 63 characters), got {namespace!r}"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from locust_operator.api.schema import DNS1123_SUBDOMAIN_PATTERN
+from locust_operator.api.dns_names import is_dns1123_subdomain
 
 Role = Literal["master", "worker"]
 
@@ -264,7 +264,7 @@ class _Env:
         value = self.raw(name)
         if value is None:
             return None
-        if len(value) > 253 or not re.fullmatch(DNS1123_SUBDOMAIN_PATTERN, value):
+        if not is_dns1123_subdomain(value):
             raise _invalid(
                 name,
                 value,

@@ -507,10 +507,6 @@ def to_json(value: Any) -> dict[str, Any]:
     return out
 
 
-_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-DNS1123_SUBDOMAIN_PATTERN = rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$"
-
-
 def matches(pattern: str, value: str) -> bool:
     """JSON-schema ``pattern`` semantics (a search; our patterns are anchored)."""
     return re.search(pattern, value) is not None

@@ -18,6 +18,7 @@ from .common import (
     kind_prop,
     metadata_prop,
 )
+from .dns_names import DNS1123_SUBDOMAIN_PATTERN
 from .reserved import (
     DEFAULT_LIB_MOUNT_PATH,
     DEFAULT_SRC_MOUNT_PATH,
@@ -29,7 +30,6 @@ from .reserved import (
     WORKER_SUFFIX,
 )
 from .schema import (
-    DNS1123_SUBDOMAIN_PATTERN,
     Constraints,
     K8sObject,
     Rule,

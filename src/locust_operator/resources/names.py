@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from locust_operator.api.dns_names import is_dns1123_label
 from locust_operator.api.reserved import (
     MASTER_SUFFIX,
     MAX_RESOURCE_NAME_LENGTH,
@@ -20,7 +21,6 @@ MASTER: Role = "master"
 WORKER: Role = "worker"
 
 _SUFFIXES: dict[Role, str] = {MASTER: MASTER_SUFFIX, WORKER: WORKER_SUFFIX}
-_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _HASH_LENGTH = 8
 
 
@@ -48,7 +48,7 @@ def secret_volume_name(secret_name: str) -> str:
     otherwise a sanitised, truncated name plus a hash of the original keeps it valid, unique
     and deterministic."""
     plain = SECRET_VOLUME_PREFIX + secret_name
-    if len(plain) <= MAX_RESOURCE_NAME_LENGTH and _DNS1123_LABEL.fullmatch(plain):
+    if is_dns1123_label(plain):
         return plain
     digest = hashlib.sha256(secret_name.encode()).hexdigest()[:_HASH_LENGTH]
     room = MAX_RESOURCE_NAME_LENGTH - len(SECRET_VOLUME_PREFIX) - len(digest) - 1
