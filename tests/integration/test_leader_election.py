@@ -43,7 +43,8 @@ LEASE_DURATION, RETRY_PERIOD, RENEW_DEADLINE = 15.0, 2.0, 10.0
 # Takeover after a crash: the Lease must stay unrenewed for a lease duration, then the
 # standby needs up to one retry period (with jitter) to try; plus process scheduling.
 CRASH_TAKEOVER_BOUND = LEASE_DURATION + RETRY_PERIOD * 1.2 + 5.0
-# Takeover after SIGTERM: the bound; the margin is for process scheduling only.
+# Takeover after SIGTERM: the released Lease is taken within 2 s; the margin is for process
+# scheduling only.
 RELEASE_TAKEOVER_BOUND = 2.0 + 0.5
 
 
