@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+# A request line and headers longer than this are refused (431) without reading on.
 MAX_REQUEST_HEAD = 8192
 READ_TIMEOUT_SECONDS = 10.0
 
@@ -44,7 +45,7 @@ def respond(path: str, routes: Mapping[str, Route]) -> Response:
 
 
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
-REASONS[503] = "Service Unavailable"
+REASONS.update({431: "Request Header Fields Too Large", 503: "Service Unavailable"})
 
 
 class HttpServer:
@@ -56,7 +57,9 @@ class HttpServer:
     async def start(self) -> None:
         """Listens; raises OSError if the address cannot be bound. With port 0 the OS
         picks one, and ``port`` tells which."""
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self.port, limit=MAX_REQUEST_HEAD
+        )
         sockets = self._server.sockets
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
@@ -74,7 +77,9 @@ class HttpServer:
                 status, kind, body = 405, TEXT, b"only GET"
             else:
                 status, kind, body = respond(path, self._routes)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
+        except asyncio.LimitOverrunError:  # the stream's limit is MAX_REQUEST_HEAD
+            status, kind, body = 431, TEXT, b"request head too large"
+        except (asyncio.IncompleteReadError, TimeoutError, ValueError):
             status, kind, body = 400, TEXT, b"bad request"
         header = (
             f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nContent-Type: {kind}\r\n"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from locust_operator.http_server import HttpServer, metrics_routes, probe_routes, respond
+from locust_operator.http_server import (
+    MAX_REQUEST_HEAD,
+    HttpServer,
+    metrics_routes,
+    probe_routes,
+    respond,
+)
 from locust_operator.metrics import KUBE_REQUESTS
 
 
@@ -49,6 +55,28 @@ async def test_metrics_server_serves_only_metrics() -> None:
         assert b"locust_operator_leader " in body
         for probe in (b"/healthz", b"/readyz"):
             assert (await get(server.port, b"GET " + probe + b" HTTP/1.1\r\n\r\n"))[0] == 404
+    finally:
+        await server.stop()
+
+
+async def test_an_oversize_request_head_is_refused() -> None:
+    server = HttpServer("127.0.0.1", 0, probe_routes(list))
+    await server.start()
+    try:
+        at_limit = b"GET /healthz HTTP/1.1\r\nX-Pad: "
+        at_limit += b"a" * (MAX_REQUEST_HEAD - len(at_limit) - 4) + b"\r\n\r\n"
+        assert len(at_limit) == MAX_REQUEST_HEAD
+        assert await get(server.port, at_limit) == (200, b"ok")
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nX-Pad: " + b"a" * (4 * MAX_REQUEST_HEAD))
+        try:
+            await writer.drain()
+            response = await reader.read()
+        except ConnectionError:
+            response = b""  # closed without an answer: refused just the same
+        writer.close()
+        assert response == b"" or response.startswith(b"HTTP/1.1 431 ")
     finally:
         await server.stop()
 
