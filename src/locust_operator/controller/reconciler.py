@@ -27,7 +27,7 @@ from locust_operator.config import OperatorConfig
 from locust_operator.controller.pod_health import not_started, oldest_creation
 from locust_operator.controller.status import Observed, compute_status, status_changed
 from locust_operator.controller.transitions import transition_events
-from locust_operator.kube.events import EventRecorder, InvolvedObject
+from locust_operator.kube.events import EmitsEvents, InvolvedObject
 from locust_operator.kube.owners import controller_uid, is_controlled_by
 from locust_operator.resources import (
     ROLE_LABEL,
@@ -110,7 +110,7 @@ class LocustTestReconciler:
         services: Cache[Service],
         jobs: Cache[Job],
         pods: Cache[Pod],
-        recorder: EventRecorder,
+        recorder: EmitsEvents,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._client = client

@@ -13,7 +13,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
@@ -55,6 +55,14 @@ def truncate_message(message: str, limit: int = MAX_MESSAGE_BYTES) -> str:
         return message
     kept = encoded[: limit - len(_CUT_MARKER)].decode(errors="ignore")
     return kept + _CUT_MARKER
+
+
+class EmitsEvents(Protocol):
+    """What the controller needs of a recorder (a fake in unit tests)."""
+
+    async def emit(
+        self, target: InvolvedObject, event_type: EventType, reason: str, message: str
+    ) -> None: ...
 
 
 class EventRecorder:

@@ -1,0 +1,259 @@
+"""LocustTestReconciler against an in-memory apiserver: children, finalizer, conflicts,
+foreign children, creation errors, healing, deletion."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import pytest
+from lightkube import AsyncClient
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import Pod, Service
+
+from locust_operator.api.conditions import (
+    CONFIGURATION_ERROR,
+    PENDING,
+    READY,
+    RESOURCES_CREATED,
+    RESOURCES_CREATING,
+    RESOURCES_FAILED,
+)
+from locust_operator.config import OperatorConfig
+from locust_operator.controller.reconciler import (
+    FINALIZER,
+    FOREIGN_CHILD_RETRY_SECONDS,
+    ChildCreationFailed,
+    Conflict,
+    LocustTestReconciler,
+    Result,
+)
+from locust_operator.controller.status import conditions_by_type
+from locust_operator.kube.owners import is_controlled_by
+from locust_operator.resources import APPLIED_SPEC_ANNOTATION, as_built, build_children
+from tests.unit.controller.builders import NOW, container
+from tests.unit.controller.builders import pod as make_pod
+from tests.unit.controller.fakekube import Cache, FakeKube, RecordedEvents, api_error
+from tests.unit.resources.helpers import locust_test
+
+NS, NAME = "load", "demo"
+CHILDREN = (("Service", "demo-master"), ("Job", "demo-master"), ("Job", "demo-worker"))
+
+
+class Setup:
+    def __init__(self, test: dict[str, Any] | None = None) -> None:
+        self.kube = FakeKube()
+        self.events = RecordedEvents()
+        self.now = NOW
+        self.kube.add_test(test or locust_test())
+        self.reconciler = LocustTestReconciler(
+            cast(AsyncClient, self.kube),
+            OperatorConfig(),
+            tests=Cache(self.kube, "LocustTest"),
+            services=Cache(self.kube, "Service"),
+            jobs=Cache(self.kube, "Job"),
+            pods=Cache(self.kube, "Pod"),
+            recorder=self.events,
+            clock=lambda: self.now,
+        )
+
+    async def reconcile(self) -> Result:
+        return await self.reconciler.reconcile(NS, NAME)
+
+    @property
+    def test(self) -> dict[str, Any]:
+        return self.kube.test(NS, NAME)
+
+    def condition(self, kind: str) -> dict[str, Any]:
+        return dict(conditions_by_type(self.test.get("status") or {})[kind])
+
+    def uid(self) -> str:
+        return str(self.test["metadata"]["uid"])
+
+
+def foreign(kind: str, name: str) -> Service | Job:
+    """An object of a child's name that no LocustTest controls (a user's, a leftover)."""
+    cls = Service if kind == "Service" else Job
+    return cls.from_dict({"metadata": {"name": name, "namespace": NS, "uid": "someone-else"}})
+
+
+async def test_a_new_test_gets_its_finalizer_and_children_then_its_status() -> None:
+    setup = Setup()
+    assert await setup.reconcile() == Result(children_created=True)
+    assert FINALIZER in setup.test["metadata"]["finalizers"]
+    for kind, name in CHILDREN:
+        child = setup.kube.child(kind, NS, name)
+        assert child is not None, name
+        assert is_controlled_by(child, setup.uid())
+        assert APPLIED_SPEC_ANNOTATION in child.metadata.annotations
+    assert "status" not in setup.test  # written on the next round, behind other new tests
+
+    assert await setup.reconcile() == Result()
+    assert setup.test["status"]["phase"] == PENDING
+    ready = setup.condition(READY)
+    assert (ready["status"], ready["reason"]) == ("True", RESOURCES_CREATED)
+    assert setup.events.reasons() == ["Created"]
+
+
+async def test_a_steady_test_is_not_written_again() -> None:
+    setup = Setup()
+    await setup.reconcile()
+    await setup.reconcile()
+    writes = len(setup.kube.writes)
+    assert await setup.reconcile() == Result()
+    assert len(setup.kube.writes) == writes
+
+
+async def test_a_child_the_cache_has_not_seen_yet_is_taken_as_ours() -> None:
+    setup = Setup()
+    # Created by an earlier round whose watch event has not arrived: create answers 409.
+    ours = build_children(setup.test, OperatorConfig()).worker_job
+    setup.kube.add(ours)
+    setup.kube.uncached.add(("Job", NS, "demo-worker"))
+    assert await setup.reconcile() == Result(children_created=True)
+    assert ("create", "Job", "demo-worker") not in setup.kube.writes
+    setup.kube.uncached.clear()
+    await setup.reconcile()
+    assert setup.condition(READY)["reason"] == RESOURCES_CREATED
+    assert setup.events.reasons() == ["Created"]
+
+
+async def test_a_foreign_object_in_the_way_fails_creation_and_is_left_untouched() -> None:
+    setup = Setup()
+    setup.kube.add(foreign("Service", "demo-master"))
+    setup.kube.uncached.add(("Service", NS, "demo-master"))  # as the cache never holds it
+    with pytest.raises(ChildCreationFailed, match="Service demo-master already exists"):
+        await setup.reconcile()
+    ready = setup.condition(READY)
+    assert (ready["status"], ready["reason"]) == ("False", RESOURCES_FAILED)
+    assert "does not belong to this LocustTest" in ready["message"]
+    assert setup.kube.child("Service", NS, "demo-master").metadata.uid == "someone-else"
+    assert setup.kube.child("Job", NS, "demo-master") is not None  # the others are created
+
+
+async def test_a_cached_child_of_an_earlier_test_is_waited_for() -> None:
+    setup = Setup()
+    setup.kube.add(foreign("Job", "demo-worker"))
+    result = await setup.reconcile()
+    assert result == Result(requeue_after=FOREIGN_CHILD_RETRY_SECONDS)
+    assert setup.kube.writes == []
+
+
+async def test_a_refused_child_is_reported_in_the_status_and_retried() -> None:
+    setup = Setup()
+    setup.kube.fail[("create", "Job", "demo-worker")] = api_error(403, "quota exceeded")
+    with pytest.raises(ChildCreationFailed, match="creating Job demo-worker failed"):
+        await setup.reconcile()
+    ready = setup.condition(READY)
+    assert (ready["status"], ready["reason"]) == ("False", RESOURCES_FAILED)
+    assert "quota exceeded" in ready["message"]
+
+    # The retry creates only what is missing, and the status recovers.
+    assert await setup.reconcile() == Result(children_created=True)
+    creates = [name for verb, kind, name in setup.kube.writes if verb == "create"]
+    assert sorted(creates) == ["demo-master", "demo-master", "demo-worker"]
+    await setup.reconcile()
+    assert setup.condition(READY)["reason"] == RESOURCES_CREATED
+
+
+async def test_a_stale_test_conflicts_on_the_finalizer() -> None:
+    setup = Setup()
+    setup.kube.fail[("patch", "LocustTest", NAME)] = api_error(409, "modified")
+    with pytest.raises(Conflict):
+        await setup.reconcile()
+
+
+async def test_a_test_deleted_while_its_finalizer_is_added_is_left_alone() -> None:
+    setup = Setup()
+    setup.kube.fail[("patch", "LocustTest", NAME)] = api_error(404, "gone")
+    assert await setup.reconcile() == Result()
+    assert "status" not in setup.test
+
+
+async def test_a_stale_status_write_conflicts_and_a_vanished_test_does_not() -> None:
+    setup = Setup()
+    await setup.reconcile()
+    setup.kube.fail[("patch status", "LocustTest", NAME)] = api_error(409, "modified")
+    with pytest.raises(Conflict):
+        await setup.reconcile()
+    setup.kube.fail[("patch status", "LocustTest", NAME)] = api_error(404, "gone")
+    assert await setup.reconcile() == Result()
+
+
+async def test_a_test_gone_from_the_cache_needs_nothing() -> None:
+    setup = Setup()
+    setup.kube.objects.clear()
+    assert await setup.reconcile() == Result()
+    assert setup.kube.writes == []
+
+
+async def test_a_deleted_child_is_recreated_from_the_spec_the_test_started_with() -> None:
+    setup = Setup()
+    await setup.reconcile()
+    await setup.reconcile()
+    started_with = copy.deepcopy(setup.test["spec"])
+    setup.test["spec"]["worker"]["replicas"] = 9  # an edit, never applied
+    setup.test["metadata"]["generation"] += 1
+    del setup.kube.objects[("Job", NS, "demo-worker")]
+
+    assert await setup.reconcile() == Result()
+    worker = setup.kube.child("Job", NS, "demo-worker")
+    assert worker.spec.parallelism == started_with["worker"]["replicas"]
+    rebuilt = as_built(setup.test, worker)
+    assert rebuilt is not None and rebuilt["spec"] == started_with
+    assert setup.test["status"]["phase"] == PENDING
+    assert setup.condition(READY)["reason"] == RESOURCES_CREATING
+    assert "ResourceDeleted" in setup.events.reasons()
+    assert setup.condition("SpecDrifted")["status"] == "True"
+
+
+async def test_deletion_records_an_event_and_releases_the_finalizer() -> None:
+    setup = Setup()
+    await setup.reconcile()
+    setup.test["metadata"]["deletionTimestamp"] = NOW.isoformat()
+    assert await setup.reconcile() == Result()
+    assert FINALIZER not in setup.test["metadata"]["finalizers"]
+    assert setup.events.reasons() == ["Deleting"]
+
+
+async def test_a_stale_deletion_conflicts() -> None:
+    setup = Setup()
+    await setup.reconcile()
+    setup.test["metadata"]["deletionTimestamp"] = NOW.isoformat()
+    setup.kube.fail[("patch", "LocustTest", NAME)] = api_error(409, "modified")
+    with pytest.raises(Conflict):
+        await setup.reconcile()
+
+
+def _stuck_master_pod(setup: Setup, created: datetime) -> Pod:
+    job = setup.kube.child("Job", NS, "demo-master")
+    pod = make_pod(
+        "demo-master-abcde",
+        job_name="demo-master",
+        created=created,
+        phase="Pending",
+        containers=[container(waiting="ContainerCreating")],
+    )
+    assert pod.metadata is not None and pod.metadata.ownerReferences
+    pod.metadata.namespace = NS
+    pod.metadata.labels = {"performance-test-name": NAME}
+    pod.metadata.ownerReferences[0].uid = job.metadata.uid
+    return pod
+
+
+async def test_a_missing_config_map_is_named_once_the_grace_period_is_over() -> None:
+    setup = Setup()
+    await setup.reconcile()
+    setup.kube.add(_stuck_master_pod(setup, created=NOW))
+    await setup.reconcile()
+    assert setup.condition("PodsHealthy")["status"] == "True"  # still in the grace period
+    assert setup.kube.reads == []  # no lookups before a problem may be diagnosed
+
+    setup.now = NOW + timedelta(minutes=3)
+    await setup.reconcile()
+    health = setup.condition("PodsHealthy")
+    assert (health["status"], health["reason"]) == ("False", CONFIGURATION_ERROR)
+    assert 'ConfigMap "scripts"' in health["message"]
+    assert setup.kube.reads == [("ConfigMap", "scripts")]
+    assert setup.test["status"]["phase"] == PENDING  # waits for the ConfigMap
