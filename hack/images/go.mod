@@ -1,3 +1,18 @@
 module github.com/locust-k8s-operator/hack/images
 
-go 1.23
+go 1.25.0
+
+require (
+	go.opentelemetry.io/proto/otlp v1.5.0
+	google.golang.org/grpc v1.83.2
+	google.golang.org/protobuf v1.36.11
+)
+
+require (
+	github.com/grpc-ecosystem/grpc-gateway/v2 v2.25.1 // indirect
+	golang.org/x/net v0.58.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
+	google.golang.org/genproto/googleapis/api v0.0.0-20260526163538-3dc84a4a5aaa // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260526163538-3dc84a4a5aaa // indirect
+)

@@ -12,12 +12,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .catalog import GO_IMAGES, PAUSE_IMAGE
+from .catalog import (
+    EXPORTER_IMAGE,
+    GO_IMAGES,
+    LOCUST_IMAGE,
+    OTLP_GRPC_PORT,
+    OTLP_HTTP_PORT,
+    OTLP_RECEIVER_IMAGE,
+    PAUSE_IMAGE,
+    TARGET_IMAGE,
+    TARGET_PORT,
+)
 from .goimages import ensure_go_image
+from .locust import LOCUST_TAGS, ensure_locust_image
 
-__all__ = ["PAUSE_IMAGE", "ensure_images"]
+__all__ = [
+    "EXPORTER_IMAGE",
+    "LOCUST_IMAGE",
+    "LOCUST_TAGS",
+    "OTLP_GRPC_PORT",
+    "OTLP_HTTP_PORT",
+    "OTLP_RECEIVER_IMAGE",
+    "PAUSE_IMAGE",
+    "TARGET_IMAGE",
+    "TARGET_PORT",
+    "ensure_images",
+]
 
 
 def ensure_images(log: Callable[[str], None] = print) -> list[Path]:
     """Builds the images that are missing from the cache; returns every image's tarball."""
-    return [ensure_go_image(image, log) for image in GO_IMAGES]
+    tarballs = [ensure_go_image(image, log) for image in GO_IMAGES]
+    tarballs.append(ensure_locust_image(log))
+    return tarballs
