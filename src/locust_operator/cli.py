@@ -209,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from locust_operator.config import ConfigError, OperatorConfig
     from locust_operator.logs import configure_logging
     from locust_operator.runtime import OperatorOptions, run_operator
+    from locust_operator.webhook import WebhookOptions
 
     try:
         config = OperatorConfig.from_env(os.environ)
@@ -238,13 +239,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         health_probe_bind=args.health_probe_bind_address,
         metrics_bind=args.metrics_bind_address,
         leader_election=leader_election if args.enable_controller else None,
-        enable_webhooks=args.enable_webhooks,
-        webhook_url=args.webhook_url,
-        webhook_bind=args.webhook_bind_address or ("0.0.0.0", 9443),
-        webhook_cert_dir=args.webhook_cert_dir,
-        webhook_cert_secret=args.webhook_cert_secret,
-        webhook_service_name=args.webhook_service_name,
-        webhook_service_namespace=args.webhook_service_namespace,
+        webhooks=WebhookOptions(
+            url=args.webhook_url,
+            bind=args.webhook_bind_address or ("0.0.0.0", 9443),
+            cert_dir=args.webhook_cert_dir,
+            cert_secret=args.webhook_cert_secret,
+            service_name=args.webhook_service_name,
+            service_namespace=args.webhook_service_namespace,
+        )
+        if args.enable_webhooks
+        else None,
     )
     return asyncio.run(run_operator(options))
 

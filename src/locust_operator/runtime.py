@@ -17,12 +17,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-import tempfile
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import Any
 
 from lightkube import AsyncClient, KubeConfig
 
@@ -32,9 +29,7 @@ from locust_operator.http_server import HttpServer, Route, metrics_routes, probe
 from locust_operator.kube.client import NoClusterConfig, async_client, load_kube_config
 from locust_operator.kube.leader import KubeLeaseStore, LeaderElectionConfig, LeaderElector
 from locust_operator.metrics import LEADER
-
-if TYPE_CHECKING:
-    from locust_operator.webhook.registration import WebhookEndpoint
+from locust_operator.webhook import WebhookOptions, WebhookStartupError, start_webhooks
 
 log = logging.getLogger("locust_operator")
 
@@ -59,29 +54,7 @@ class OperatorOptions:
     metrics_bind: tuple[str, int] | None = None
     leader_election: LeaderElectionConfig | None = None  # None: always reconcile
     drain_seconds: float = 10.0  # how long in-flight reconciles may take on shutdown
-    enable_webhooks: bool = False
-    webhook_url: str | None = None
-    webhook_bind: tuple[str, int] = ("0.0.0.0", 9443)
-    webhook_cert_dir: str | None = None
-    webhook_cert_secret: str | None = None
-    webhook_service_name: str = "locust-k8s-operator-webhook"
-    webhook_service_namespace: str = "locust-operator-system"
-
-    def webhook_endpoint(self) -> WebhookEndpoint:
-        from locust_operator.webhook.registration import WebhookEndpoint
-
-        if self.webhook_url:
-            return WebhookEndpoint(url=self.webhook_url)
-        return WebhookEndpoint(
-            service_name=self.webhook_service_name,
-            service_namespace=self.webhook_service_namespace,
-        )
-
-    def webhook_hosts(self) -> list[str]:
-        if self.webhook_url:
-            return [str(urlsplit(self.webhook_url).hostname)]
-        service, namespace = self.webhook_service_name, self.webhook_service_namespace
-        return [f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
+    webhooks: WebhookOptions | None = None  # None: no webhooks
 
 
 def _kube_config(options: OperatorOptions) -> KubeConfig:
@@ -104,65 +77,6 @@ async def _serve_http(
         raise StartupError(f"{flag} {bind[0]}:{bind[1]}: {error.strerror or error}") from None
     stack.push_async_callback(server.stop)
     log.info("serving %s on http://%s:%d", ", ".join(routes), server.host, server.port)
-
-
-async def _start_webhooks(options: OperatorOptions, stack: contextlib.AsyncExitStack) -> None:
-    # Imported here: TLS and aiohttp cost memory a controller-only replica does not need.
-    from locust_operator.webhook import serving
-    from locust_operator.webhook.registration import register_webhooks
-    from locust_operator.webhook.server import WebhookServer
-    from locust_operator.webhook.tls import ReloadingTLSContext
-
-    client = async_client(_kube_config(options))
-    stack.push_async_callback(client.close)
-    secret = options.webhook_cert_secret
-    if options.webhook_cert_dir:
-        certificate = serving.from_files(Path(options.webhook_cert_dir))
-    elif secret:
-        # One certificate for every replica behind the Service, kept in a Secret.
-        from lightkube.core.exceptions import ApiError
-
-        from locust_operator.webhook.cert_secret import (
-            SharedCertificateError,
-            ensure_shared_certificate,
-            watch_shared_certificate,
-        )
-
-        cert_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="locust-webhook-")))
-        namespace, hosts = options.webhook_service_namespace, options.webhook_hosts()
-        try:
-            certificate = await ensure_shared_certificate(
-                client, namespace, secret, hosts, cert_dir
-            )
-        except (ApiError, SharedCertificateError) as error:
-            detail = error.status.message if isinstance(error, ApiError) else str(error)
-            raise StartupError(f"--webhook-cert-secret {namespace}/{secret}: {detail}") from None
-
-        async def reregister(changed: serving.ServingCertificate) -> None:
-            await register_webhooks(client, options.webhook_endpoint(), changed.ca_bundle)
-
-        refresher = asyncio.create_task(
-            watch_shared_certificate(
-                client, namespace, secret, hosts, cert_dir, on_change=reregister
-            )
-        )
-        stack.callback(refresher.cancel)
-    else:
-        cert_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="locust-webhook-")))
-        certificate = serving.generate_self_signed(cert_dir, options.webhook_hosts())
-    tls = ReloadingTLSContext(certificate.cert_path, certificate.key_path)
-    server = WebhookServer(*options.webhook_bind, tls=tls)
-    try:
-        await server.start()
-    except OSError as error:
-        host, port = options.webhook_bind
-        raise StartupError(f"--webhook-bind-address {host}:{port}: {error.strerror}") from None
-    stack.push_async_callback(server.stop)
-    watcher = asyncio.create_task(tls.watch())
-    stack.callback(watcher.cancel)
-
-    await register_webhooks(client, options.webhook_endpoint(), certificate.ca_bundle)
-    log.info("webhooks registered (%s)", options.webhook_url or "in-cluster Service")
 
 
 async def _cancelled(task: asyncio.Task[Any]) -> None:
@@ -212,7 +126,7 @@ class Operator:
             missing.append("informer caches not synced")
         elif self.options.enable_controller and self.controller is None:
             missing.append("controller not started")
-        if self.options.enable_webhooks and not self.webhooks_serving:
+        if self.options.webhooks is not None and not self.webhooks_serving:
             missing.append("webhook server not serving")
         return missing
 
@@ -227,16 +141,20 @@ class Operator:
             await _serve_http(
                 "--metrics-bind-address", options.metrics_bind, metrics_routes(), stack
             )
-        if options.enable_webhooks:
-            await _start_webhooks(options, stack)
+        # One API client for the webhooks and the controller.
+        client = async_client(_kube_config(options))
+        stack.push_async_callback(client.close)
+        if options.webhooks is not None:
+            try:
+                await start_webhooks(client, options.webhooks, stack)
+            except WebhookStartupError as error:
+                raise StartupError(str(error)) from None
             self.webhooks_serving = True
         if not options.enable_controller:
             log.info("operator running (webhooks only)")
             await self.stop.wait()
             log.info("shutting down")
             return 0
-        client = async_client(_kube_config(options))
-        stack.push_async_callback(client.close)
         return await self._run_controller(client, stack)
 
     async def _run_controller(self, client: AsyncClient, stack: contextlib.AsyncExitStack) -> int:
