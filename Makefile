@@ -36,14 +36,14 @@ test-unit: venv ## Unit tests (no cluster)
 	$(VENV)/bin/pytest tests/unit -q
 
 test-integration: venv tools ## Integration and end-to-end tests on the local control plane
-	$(VENV)/bin/pytest tests/integration tests/e2e -q
+	$(VENV)/bin/pytest tests/localcluster tests/integration tests/e2e -q
 
 test: lint test-unit test-integration ## Everything: lint, types, unit and cluster tests
 
-cluster: venv ## Start the local control plane in the background (.cluster/kubeconfig)
+cluster: venv ## Start the local cluster (control plane, kwok nodes, one real node; root) in the background
 	$(PY) -m localcluster up --dir $(CLUSTER_DIR)
 
-cluster-down: ## Stop the local control plane
+cluster-down: ## Stop the local cluster and remove what its real node changed on the host
 	@if [ -x $(PY) ]; then $(PY) -m localcluster down --dir $(CLUSTER_DIR); fi
 
 demo: venv ## The main job on the embedded local control plane

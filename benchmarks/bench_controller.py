@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import statistics
 import subprocess
@@ -29,13 +30,19 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Pod, Service
 
 from localcluster import LocalCluster
-from localcluster.cluster import build_tools, free_port
+from localcluster.cluster import FAKE_NODE_LABEL, FAKE_NODE_TAINT, build_tools, free_port
 from locust_operator.controller.reconciler import LocustTestResource
 from locust_operator.metrics import WRITE_METHODS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CRD_FILE = REPO_ROOT / "config" / "crd" / "locust.io_locusttests.yaml"
 NAMESPACE = "bench"
+ON_KWOK = {
+    "scheduler.alpha.kubernetes.io/node-selector": "=".join(FAKE_NODE_LABEL),
+    "scheduler.alpha.kubernetes.io/defaultTolerations": json.dumps(
+        [{"operator": "Equal", **FAKE_NODE_TAINT}]
+    ),
+}
 
 
 def say(message: str) -> None:
@@ -236,7 +243,9 @@ async def bench(
     kube = AsyncClient(config=KubeConfig.from_file(str(cluster.kubeconfig)), field_manager="bench")
     figures: list[tuple[str, str, str]] = []
     await install_crd(kube)
-    await kube.create(Namespace(metadata=ObjectMeta(name=NAMESPACE)))
+    # kwok nodes are tainted: the benchmark's namespace asks for them (PodNodeSelector and
+    # PodTolerationRestriction turn these annotations into each pod's selector/toleration).
+    await kube.create(Namespace(metadata=ObjectMeta(name=NAMESPACE, annotations=ON_KWOK)))
     await kube.create(
         ConfigMap(metadata=ObjectMeta(name="scripts", namespace=NAMESPACE), data={"test.py": ""})
     )

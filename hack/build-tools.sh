@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the pinned control-plane binaries (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kubelet, kube-proxy, kwok, helm) from the Go module proxy into a cache outside the
+# kube-scheduler, kubectl, kubelet, kube-proxy, kwok, helm, coredns) from the Go module proxy into a cache outside the
 # work tree, keyed by tool version and go.sum, and prints the directory holding them.
 #
 #   hack/build-tools.sh            build what is missing, print the bin directory
@@ -23,8 +23,13 @@ module_version() { # module-dir module-path -> version from its go.mod
 # Go names a binary after the last import-path element that is not a major version (/v3).
 bin_name() { local b; b="$(basename "$1")"; [[ "$b" =~ ^v[0-9]+$ ]] && b="$(basename "$(dirname "$1")")"; echo "$b"; }
 
-# Contents only: the key must not depend on where the repository is checked out.
-sum_key() { cat "$tools/$1/go.mod" "$tools/$1/go.sum" | sha256sum | cut -c1-12; }
+# Contents only: the key must not depend on where the repository is checked out. A module
+# with its own main package (coredns) keys on its sources too.
+sum_key() {
+  local sources=("$tools/$1/go.mod" "$tools/$1/go.sum")
+  [ -e "$tools/$1/main.go" ] && sources+=("$tools/$1/main.go")
+  cat "${sources[@]}" | sha256sum | cut -c1-12
+}
 
 # build MODULE_DIR VERSION LDFLAGS PKG... : builds the packages of one tool module into a
 # versioned directory, once; links the binaries into $bin_dir.
@@ -87,5 +92,8 @@ build_unless_prebuilt() { # tool module-path ldflags-format pkg
 }
 build_unless_prebuilt kwok sigs.k8s.io/kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=%s" sigs.k8s.io/kwok/cmd/kwok
 build_unless_prebuilt helm helm.sh/helm/v3 "-X helm.sh/helm/v3/internal/version.version=%s" helm.sh/helm/v3/cmd/helm
+# Cluster DNS for the real node: a CoreDNS main with only the plugins it needs (tools/coredns).
+build_unless_prebuilt coredns github.com/coredns/coredns \
+  "-X github.com/coredns/coredns/coremain.GitCommit=%s" github.com/locust-k8s-operator/hack/tools/coredns
 
 echo "$bin_dir"

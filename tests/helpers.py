@@ -11,10 +11,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from lightkube import AsyncClient
-from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod
 
 from localcluster import LocalCluster
+from tests import placement
 
 # How long a condition may take to hold on the local control plane. Generous: tests
 # assert that something happens, not how fast.
@@ -39,10 +39,13 @@ async def eventually(
 
 
 @contextlib.asynccontextmanager
-async def new_namespace(kube: AsyncClient, prefix: str) -> AsyncIterator[str]:
-    """A namespace of the test's own, deleted afterwards (without waiting for it to go)."""
+async def new_namespace(
+    kube: AsyncClient, prefix: str, *, on_kwok: bool = True
+) -> AsyncIterator[str]:
+    """A namespace of the test's own, deleted afterwards (without waiting for it to go).
+    Its pods run on the kwok nodes unless ``on_kwok`` is False (the real node)."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    await kube.create(Namespace(metadata=ObjectMeta(name=name)))
+    await kube.create(placement.namespace(name, on_kwok=on_kwok))
     try:
         yield name
     finally:

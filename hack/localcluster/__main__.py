@@ -1,8 +1,10 @@
 """`python -m localcluster up|down|serve --dir DIR` (PYTHONPATH=hack).
 
 up    builds the binaries if needed, starts a supervisor in the background that runs the
-      control plane, waits until it is ready and writes DIR/kubeconfig.
-down  stops the supervisor and exactly the processes it started.
+      control plane and the real node (unless --no-real-node), waits until it is ready and
+      writes DIR/kubeconfig.
+down  stops the supervisor and exactly the processes it started, and removes what the
+      real node left on the host (mounts, its network namespace and link, cgroups).
 serve the supervisor itself (foreground); stops everything on SIGTERM/SIGINT.
 """
 
@@ -20,6 +22,9 @@ import time
 from pathlib import Path
 
 from .cluster import ComponentFailed, LocalCluster, build_tools
+from .network import SlotNetwork
+from .node import NodeUnavailable, cleanup_slot
+from .slots import LOCK_DIR
 
 SUPERVISOR_PID = "supervisor.pid"
 COMPONENT_PIDS = "pids.json"
@@ -52,7 +57,7 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
-def up(data_dir: Path, nodes: int) -> int:
+def up(data_dir: Path, nodes: int, real_node: bool = True) -> int:
     data_dir = data_dir.resolve()
     pid = _read_pid(data_dir / SUPERVISOR_PID)
     if pid and _alive(pid) and (data_dir / READY_MARK).exists():
@@ -73,6 +78,7 @@ def up(data_dir: Path, nodes: int) -> int:
                 f"--dir={data_dir}",
                 f"--bin-dir={bin_dir}",
                 f"--nodes={nodes}",
+                "--real-node" if real_node else "--no-real-node",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -93,7 +99,7 @@ def up(data_dir: Path, nodes: int) -> int:
     return 0
 
 
-def serve(data_dir: Path, bin_dir: Path | None, nodes: int) -> int:
+def serve(data_dir: Path, bin_dir: Path | None, nodes: int, real_node: bool = True) -> int:
     data_dir = data_dir.resolve()
     # A fresh cluster each time: only our own files live here.
     for child in ("etcd", "pki", "logs", "kubeconfig", READY_MARK, COMPONENT_PIDS):
@@ -103,7 +109,7 @@ def serve(data_dir: Path, bin_dir: Path | None, nodes: int) -> int:
         else:
             path.unlink(missing_ok=True)
     (data_dir / SUPERVISOR_PID).write_text(str(os.getpid()))
-    cluster = LocalCluster(data_dir, bin_dir=bin_dir, nodes=nodes)
+    cluster = LocalCluster(data_dir, bin_dir=bin_dir, nodes=nodes, real_node=real_node)
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -120,7 +126,7 @@ def serve(data_dir: Path, bin_dir: Path | None, nodes: int) -> int:
             cluster.check()
             time.sleep(0.5)
         return 0
-    except ComponentFailed as failure:
+    except (ComponentFailed, NodeUnavailable) as failure:
         print(f"[localcluster] {failure}", file=sys.stderr)
         return 1
     finally:
@@ -145,6 +151,7 @@ def down(data_dir: Path, quiet: bool = False) -> int:
         for pid in json.loads((data_dir / COMPONENT_PIDS).read_text()).values():
             if _alive(pid) and _started_by_us(pid, data_dir):
                 os.kill(pid, signal.SIGKILL)
+    _clean_abandoned_slot(data_dir)
     for child in (READY_MARK, COMPONENT_PIDS, SUPERVISOR_PID):
         (data_dir / child).unlink(missing_ok=True)
     if not quiet:
@@ -152,18 +159,47 @@ def down(data_dir: Path, quiet: bool = False) -> int:
     return 0
 
 
+def _clean_abandoned_slot(data_dir: Path) -> None:
+    """A supervisor that was SIGKILLed could not tear its real node down; its slot lock
+    died with it, so taking the lock proves nobody runs that slot now."""
+    import fcntl
+
+    try:
+        slot = int((data_dir / "slot").read_text())
+    except (OSError, ValueError):
+        return
+    lock = LOCK_DIR / f"slot-{slot}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return
+    try:
+        cleanup_slot(SlotNetwork(slot))
+        (data_dir / "slot").unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcluster")
     parser.add_argument("command", choices=["up", "down", "serve"])
     parser.add_argument("--dir", type=Path, default=Path(".cluster"))
     parser.add_argument("--bin-dir", type=Path, default=None)
-    parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument("--nodes", type=int, default=2, help="kwok (fake) nodes")
+    parser.add_argument(
+        "--real-node",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run one real node (kubelet, containerd, kube-proxy, DNS; needs root)",
+    )
     args = parser.parse_args(argv)
     if args.command == "up":
-        return up(args.dir, args.nodes)
+        return up(args.dir, args.nodes, args.real_node)
     if args.command == "down":
         return down(args.dir)
-    return serve(args.dir, args.bin_dir, args.nodes)
+    return serve(args.dir, args.bin_dir, args.nodes, args.real_node)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Start and stop a local control plane: etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler and kwok, all child processes listening on loopback only."""
+"""Start and stop a local cluster: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler and kwok as child processes, and optionally one real node (node.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -20,12 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .certs import CertificateAuthority, CertPair, write_service_account_keys
+from .network import NODE_NAME
+from .node import RealNode
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 STAGES_FILE = HERE / "kwok-stages.yaml"
 FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+# kwok nodes repel pods that do not ask for them, so a plain pod lands on the real node;
+# tests that want kwok say so (tests/locusttests.py: ON_KWOK).
+FAKE_NODE_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
+FAKE_NODE_LABEL = ("type", "kwok")
 LOG_TAIL_LINES = 40
+# Components that come from Debian packages (host.REQUIRED_PACKAGES), not from the build.
+SYSTEM_BINARIES = frozenset({"containerd"})
 
 
 class ComponentFailed(RuntimeError):
@@ -52,11 +61,30 @@ def _die_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
+def _in_netns(netns: Path | None) -> Callable[[], None]:
+    """preexec_fn: die with the parent and, for node daemons, join the node's network
+    namespace only (unlike `ip netns exec`, keep the host's mounts, which kubelet and
+    containerd must share)."""
+
+    def enter() -> None:
+        _die_with_parent()
+        if netns is not None:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            fd = os.open(netns, os.O_RDONLY)
+            clone_newnet = 0x40000000
+            if libc.setns(fd, clone_newnet) != 0:
+                os._exit(126)
+            os.close(fd)
+
+    return enter
+
+
 @dataclass
 class Component:
     name: str
     argv: list[str]
     log_path: Path
+    netns: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, env: dict[str, str]) -> None:
@@ -67,7 +95,7 @@ class Component:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_in_netns(self.netns),
         )
         log.close()
 
@@ -102,14 +130,18 @@ class LocalCluster:
     """A real control plane in ``data_dir``; ``start()`` returns once pods can run.
 
     Pods scheduled onto the kwok nodes become Running by themselves; tests drive them
-    further with the annotations documented in kwok-stages.yaml.
+    further with the annotations documented in kwok-stages.yaml. kwok nodes are tainted:
+    only pods tolerating FAKE_NODE_TAINT go there. With ``real_node`` a real kubelet runs
+    the other pods (needs root; see node.py).
     """
 
     data_dir: Path
     bin_dir: Path | None = None
     nodes: int = 2
     log: Callable[[str], None] = print
+    real_node: bool = False
     components: list[Component] = field(default_factory=list)
+    node: RealNode | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()
@@ -134,21 +166,41 @@ class LocalCluster:
             raise
 
     def _start_all(self, deadline: float) -> None:
+        # Without a real node nothing but host processes talks to the apiserver: loopback.
+        bind_ip, service_cidr, service_ip = "127.0.0.1", "10.96.0.0/16", "10.96.0.1"
+        fake_pod_cidr = "10.244.0.0/16"
+        if self.real_node:
+            self.node = RealNode(self.data_dir, log=self.log)
+            net = self.node.prepare_host()
+            # Pods reach the apiserver through the `kubernetes` Service, which routes to
+            # the host end of the node link.
+            bind_ip, service_cidr, service_ip = (
+                net.host_ip,
+                net.service_cidr,
+                net.kubernetes_service_ip,
+            )
+            fake_pod_cidr = net.fake_pod_cidr
         ca = CertificateAuthority(self.pki)
         sa_keys = write_service_account_keys(self.pki)
         serving = ca.issue(
             "apiserver",
             "kube-apiserver",
-            dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
-            ip_addresses=("127.0.0.1", "10.96.0.1"),
+            dns_names=(
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ),
+            ip_addresses=tuple(dict.fromkeys(("127.0.0.1", bind_ip, service_ip))),
             server=True,
         )
         admin = ca.issue("admin", "local-admin", organization="system:masters", client=True)
         self.ca_cert = ca.pair.cert
         self.admin_cert = admin
         self.apiserver_port = free_port()
-        self.server = f"https://127.0.0.1:{self.apiserver_port}"
-        self._write_kubeconfig(admin)
+        self.server = f"https://{bind_ip}:{self.apiserver_port}"
+        write_kubeconfig(self.kubeconfig, self.server, self.ca_cert, admin)
 
         etcd_port, etcd_peer_port = free_port(), free_port()
         self._launch(
@@ -169,12 +221,23 @@ class LocalCluster:
         )
         self._wait("etcd", deadline, lambda: _http_ok(f"http://127.0.0.1:{etcd_port}/health", None))
 
+        node_flags = (
+            [
+                # The kubelet serves logs/exec/port-forward on its InternalIP.
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
+                f"--kubelet-client-certificate={admin.cert}",
+                f"--kubelet-client-key={admin.key}",
+            ]
+            if self.real_node
+            # There is no real network behind 127.0.0.1 for the `kubernetes` Service.
+            else ["--endpoint-reconciler-type=none"]
+        )
         self._launch(
             "kube-apiserver",
             [
                 f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={bind_ip}",
+                f"--advertise-address={bind_ip}",
                 f"--secure-port={self.apiserver_port}",
                 f"--cert-dir={self.pki / 'apiserver-generated'}",
                 f"--tls-cert-file={serving.cert}",
@@ -184,10 +247,11 @@ class LocalCluster:
                 f"--service-account-key-file={sa_keys.cert}",
                 f"--service-account-signing-key-file={sa_keys.key}",
                 "--authorization-mode=Node,RBAC",
-                "--service-cluster-ip-range=10.96.0.0/16",
+                f"--service-cluster-ip-range={service_cidr}",
+                # Namespace annotations place pods on kwok (tests, benchmarks).
+                "--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction",
                 "--allow-privileged=true",
-                # There is no real network behind 127.0.0.1 for the `kubernetes` Service.
-                "--endpoint-reconciler-type=none",
+                *node_flags,
                 "--profiling=false",
                 "-v=1",
             ],
@@ -238,7 +302,7 @@ class LocalCluster:
                 f"--config={STAGES_FILE}",
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=" + "=".join(FAKE_NODE_ANNOTATION),
-                "--cidr=10.244.0.0/16",
+                f"--cidr={fake_pod_cidr}",
                 "--node-ip=10.0.0.2",
                 f"--server-address=127.0.0.1:{kwok_port}",
                 # kwok renews node Leases, which the node lifecycle controller reads as heartbeats.
@@ -268,12 +332,41 @@ class LocalCluster:
             lambda: self._api_ok("/api/v1/namespaces/default/serviceaccounts/default"),
             what="create the default ServiceAccount",
         )
-        self.log(f"[localcluster] control plane ready at {self.server} ({self.nodes} kwok nodes)")
+        if self.node is not None:
+            self._start_node(ca, deadline)
+        where = " and a real node" if self.node else ""
+        self.log(f"[localcluster] ready at {self.server} ({self.nodes} kwok nodes{where})")
+
+    def _start_node(self, ca: CertificateAuthority, deadline: float) -> None:
+        assert self.node is not None
+        kubelet = ca.issue(
+            "kubelet", f"system:node:{NODE_NAME}", organization="system:nodes", client=True
+        )
+        proxy = ca.issue("kube-proxy", "system:kube-proxy", client=True)
+        kubeconfigs = {"coredns": self.kubeconfig}
+        for name, pair in (("kubelet", kubelet), ("kube-proxy", proxy)):
+            kubeconfigs[name] = self.pki / f"{name}.kubeconfig"
+            write_kubeconfig(kubeconfigs[name], self.server, self.ca_cert, pair)
+        self.node.start(
+            lambda name, args, netns: self._launch(name, args, netns),
+            lambda name, ready, what: self._wait(name, deadline, ready, what or "become ready"),
+            kubeconfigs=kubeconfigs,
+            client_ca=ca.pair.cert,
+            node_ready=lambda: self._node_ready(NODE_NAME),
+        )
 
     def stop(self) -> None:
-        """Stops exactly the processes this cluster started, newest first."""
+        """Stops exactly the processes this cluster started, newest first, then removes
+        what the real node changed on the host."""
+        if self.node is not None:
+            for component in self.components:
+                if component.name in ("kubelet", "kube-proxy"):
+                    component.stop()
+            self.node.stop_workloads()
         for component in reversed(self.components):
             component.stop()
+        if self.node is not None:
+            self.node.teardown()
 
     def check(self) -> None:
         """Raises ComponentFailed with the log tail if any component has exited."""
@@ -287,12 +380,14 @@ class LocalCluster:
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _launch(self, name: str, args: Sequence[str]) -> None:
+    def _launch(self, name: str, args: Sequence[str], netns: Path | None = None) -> None:
         assert self.bin_dir is not None
         binary = self.bin_dir / name
+        if name in SYSTEM_BINARIES:
+            binary = Path(shutil.which(name) or binary)
         if not binary.exists():
             raise ComponentFailed(f"{name}: binary not found at {binary}; run hack/build-tools.sh")
-        component = Component(name, [str(binary), *args], self.logs / f"{name}.log")
+        component = Component(name, [str(binary), *args], self.logs / f"{name}.log", netns)
         env = {k: v for k, v in os.environ.items() if not k.startswith("KUBECONFIG")}
         component.start(env)
         self.components.append(component)
@@ -339,12 +434,13 @@ class LocalCluster:
                 "name": name,
                 "annotations": {key: value},
                 "labels": {
-                    "type": "kwok",
+                    FAKE_NODE_LABEL[0]: FAKE_NODE_LABEL[1],
                     "kubernetes.io/hostname": name,
                     "kubernetes.io/os": "linux",
                     "kubernetes.io/arch": "amd64",
                 },
             },
+            "spec": {"taints": [FAKE_NODE_TAINT]},
         }
         with contextlib.suppress(urllib.error.HTTPError):  # 409: exists already
             self.api("POST", "/api/v1/nodes", node)
@@ -357,46 +453,55 @@ class LocalCluster:
             conditions = node.get("status", {}).get("conditions", [])
             is_ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
             taints = node.get("spec", {}).get("taints", [])
-            if is_ready and not any(t.get("effect") == "NoSchedule" for t in taints):
+            # Ready and no longer carrying the not-ready taints (only our own is left).
+            if is_ready and all(t.get("key") == FAKE_NODE_TAINT["key"] for t in taints):
                 ready += 1
         return ready >= self.nodes
 
-    def _write_kubeconfig(self, admin: CertPair) -> None:
-        def b64(path: Path) -> str:
-            return base64.b64encode(path.read_bytes()).decode()
+    def _node_ready(self, name: str) -> bool:
+        try:
+            node = self.api("GET", f"/api/v1/nodes/{name}")
+        except urllib.error.HTTPError:
+            return False
+        status = node.get("status", {})
+        assert isinstance(status, dict)
+        conditions = status.get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "local",
-                    "cluster": {
-                        "server": self.server,
-                        "certificate-authority-data": b64(self.ca_cert),
-                    },
-                }
-            ],
-            "users": [
-                {
-                    "name": "admin",
-                    "user": {
-                        "client-certificate-data": b64(admin.cert),
-                        "client-key-data": b64(admin.key),
-                    },
-                }
-            ],
-            "contexts": [
-                {
-                    "name": "local",
-                    "context": {"cluster": "local", "user": "admin", "namespace": "default"},
-                }
-            ],
-            "current-context": "local",
-        }
-        # JSON is valid YAML, and every kubeconfig reader accepts it.
-        self.kubeconfig.write_text(json.dumps(config, indent=2))
-        self.kubeconfig.chmod(0o600)
+
+def write_kubeconfig(path: Path, server: str, ca_cert: Path, client: CertPair) -> None:
+    def b64(file: Path) -> str:
+        return base64.b64encode(file.read_bytes()).decode()
+
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "local",
+                "cluster": {"server": server, "certificate-authority-data": b64(ca_cert)},
+            }
+        ],
+        "users": [
+            {
+                "name": "admin",
+                "user": {
+                    "client-certificate-data": b64(client.cert),
+                    "client-key-data": b64(client.key),
+                },
+            }
+        ],
+        "contexts": [
+            {
+                "name": "local",
+                "context": {"cluster": "local", "user": "admin", "namespace": "default"},
+            }
+        ],
+        "current-context": "local",
+    }
+    # JSON is valid YAML, and every kubeconfig reader accepts it.
+    path.write_text(json.dumps(config, indent=2))
+    path.chmod(0o600)
 
 
 def _http_ok(url: str, context: ssl.SSLContext | None, verify: bool = True) -> bool:

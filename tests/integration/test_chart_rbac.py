@@ -27,6 +27,7 @@ from lightkube.resources.core_v1 import ConfigMap, Event, Namespace, Pod, Secret
 from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
 from localcluster import LocalCluster
+from tests import placement
 from tests.chart_helpers import (
     CHART_DIR,
     can_i,
@@ -82,7 +83,11 @@ async def releases(
         "lko-scoped", f"lko-scoped-{suffix}", tmp / "scoped.kubeconfig", f"lko-watched-{suffix}"
     )
     # The session's CRD belongs to the test fixtures: the releases do not install it.
-    common = {"crds": {"install": False}, "rbac": {"aggregateToDefaultRoles": False}}
+    common = {
+        "crds": {"install": False},
+        "rbac": {"aggregateToDefaultRoles": False},
+        **placement.KWOK_HELM_VALUES,
+    }
     values = {
         cluster_wide.name: {
             **common,
@@ -98,7 +103,7 @@ async def releases(
             "watchNamespaces": [scoped.watched],
         },
     }
-    await kube.create(Namespace(metadata=ObjectMeta(name=scoped.watched)))
+    await kube.create(placement.namespace(scoped.watched))
     installed: list[Release] = []
     try:
         for release in (cluster_wide, scoped):

@@ -20,7 +20,6 @@ import pytest
 import yaml
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
-from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace, Pod, Service
 from lightkube.resources.policy_v1 import PodDisruptionBudget
@@ -29,6 +28,7 @@ from lightkube.resources.rbac_authorization_v1 import ClusterRole
 from localcluster import LocalCluster
 from locust_operator.cli import build_parser
 from locust_operator.config import OperatorConfig
+from tests import placement
 from tests.chart_helpers import (
     CHART_CRD,
     CHART_DIR,
@@ -595,7 +595,7 @@ async def dry_run_namespaces(kube: AsyncClient) -> AsyncIterator[Any]:
         existing = {ns.metadata.name async for ns in kube.list(Namespace) if ns.metadata}
         for name in names:
             if name not in existing:
-                await kube.create(Namespace(metadata=ObjectMeta(name=name)))
+                await kube.create(placement.namespace(name))
                 created.append(name)
 
     yield ensure
@@ -684,7 +684,11 @@ async def test_install_upgrade_uninstall(
     name, namespace = release
     # The session's CRD is applied by the test fixtures, not owned by a release: Helm would
     # refuse to adopt it. A cluster that got the CRD from config/crd installs the same way.
-    base = {"crds": {"install": False}, "fullnameOverride": "lko-install"}
+    base = {
+        "crds": {"install": False},
+        "fullnameOverride": "lko-install",
+        **placement.KWOK_HELM_VALUES,
+    }
     installed = helm(
         bin_dir,
         "install",

@@ -11,6 +11,7 @@ import pytest
 from lightkube import AsyncClient
 from lightkube.resources.batch_v1 import Job
 
+from tests import placement
 from tests.helpers import eventually, new_namespace
 from tests.locusttests import LocustTestV2, minimal_v2
 from tests.operator_process import OperatorProcess, operator_running
@@ -36,10 +37,9 @@ def namespaced_operator(
 async def test_only_the_watched_namespace_is_reconciled(
     kube: AsyncClient, namespaced_operator: OperatorProcess
 ) -> None:
-    from lightkube.models.meta_v1 import ObjectMeta
     from lightkube.resources.core_v1 import Namespace
 
-    await kube.create(Namespace(metadata=ObjectMeta(name=WATCHED)))
+    await kube.create(placement.namespace(WATCHED))
     try:
         async with new_namespace(kube, "unwatched") as other:
             for namespace in (WATCHED, other):

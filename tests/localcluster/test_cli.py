@@ -52,7 +52,7 @@ def _wait_until_gone(data_dir: Path, within: float = 30.0) -> list[int]:
 
 def test_up_then_down_leaves_no_process(tmp_path: Path) -> None:
     data_dir = tmp_path / "cluster"
-    up = _localcluster("up", f"--dir={data_dir}")
+    up = _localcluster("up", f"--dir={data_dir}", "--no-real-node")
     assert up.returncode == 0, up.stdout + up.stderr
     assert (data_dir / "kubeconfig").exists()
     # etcd, apiserver, controller manager, scheduler, kwok and the supervisor.
@@ -68,7 +68,7 @@ def test_up_then_down_leaves_no_process(tmp_path: Path) -> None:
 
 def test_killing_the_supervisor_takes_every_component_with_it(tmp_path: Path) -> None:
     data_dir = tmp_path / "cluster"
-    up = _localcluster("up", f"--dir={data_dir}")
+    up = _localcluster("up", f"--dir={data_dir}", "--no-real-node")
     assert up.returncode == 0, up.stdout + up.stderr
     supervisor = int((data_dir / "supervisor.pid").read_text())
     os.kill(supervisor, signal.SIGKILL)

@@ -42,9 +42,9 @@ def test_kubectl_reports_the_real_server_version(cluster: LocalCluster) -> None:
     assert (server["major"], server["minor"]) == ("1", "34")
 
 
-def test_kubectl_lists_the_kwok_nodes(cluster: LocalCluster) -> None:
+def test_kubectl_lists_the_kwok_nodes_and_the_real_node(cluster: LocalCluster) -> None:
     out = kubectl(cluster, "get", "nodes", "-o=name").split()
-    assert out == ["node/kwok-node-0", "node/kwok-node-1"]
+    assert out == ["node/kwok-node-0", "node/kwok-node-1", "node/real-node"]
 
 
 async def test_custom_resource_definition_and_object(kube: AsyncClient, namespace: str) -> None:
