@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from localcluster import LocalCluster
@@ -104,8 +105,16 @@ def follow_phases(cluster: LocalCluster, name: str, until: str, within: float = 
     raise SystemExit(f"{name} never reached {until}")
 
 
+def _ready(probe_port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{probe_port}/readyz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:  # not listening yet, or 503 (an HTTPError is an OSError)
+        return False
+
+
 def start_operator(cluster: LocalCluster, work_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    port = free_port()
+    port, probe_port = free_port(), free_port()
     say(f"running the operator: controller + webhooks on https://127.0.0.1:{port}")
     log_path = work_dir / "operator.log"
     with log_path.open("wb") as log:
@@ -118,14 +127,14 @@ def start_operator(cluster: LocalCluster, work_dir: Path) -> tuple[subprocess.Po
                 f"--kubeconfig={cluster.kubeconfig}",
                 "--enable-webhooks",
                 f"--webhook-url=https://127.0.0.1:{port}",
-                "--health-probe-bind-address=",  # no probes needed here; keep 8081 free
+                f"--health-probe-bind-address=127.0.0.1:{probe_port}",  # 8081 may be taken
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=dict(os.environ),
         )
     deadline = time.monotonic() + 30
-    while "operator running" not in log_path.read_text():
+    while not _ready(probe_port):
         if operator.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"the operator did not start:\n{log_path.read_text()}")
         time.sleep(0.2)

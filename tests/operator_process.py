@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localcluster.cluster import free_port
+from tests.helpers import http_get
 
 __all__ = ["OperatorProcess", "free_port", "operator_running"]
 
@@ -80,6 +81,20 @@ class OperatorProcess:
                 raise AssertionError(f"operator never logged {needle!r}:\n{self.log_tail()}")
             time.sleep(0.1)
 
+    def wait_until_ready(self, within: float = 60.0) -> None:
+        """Waits until the operator's /readyz answers 200; fails with its log if it exits
+        first."""
+        deadline = time.monotonic() + within
+        while http_get(self.probe_port, "/readyz")[0] != 200:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"operator exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"operator never became ready:\n{self.log_tail()}")
+            time.sleep(0.1)
+
     def webhook_ready(self) -> bool:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -112,15 +127,19 @@ def operator_running(
     *,
     args: Sequence[str] = (),
     webhooks: bool = False,
-    ready_log: str = "operator running",
+    ready_log: str | None = None,
 ) -> Iterator[OperatorProcess]:
-    """An operator process for the duration of the block; it must exit cleanly (0)."""
+    """An operator process for the duration of the block, once /readyz answers 200 (or,
+    with ``ready_log``, once it logged that); it must exit cleanly (0)."""
     process = OperatorProcess(
         kubeconfig=kubeconfig, log_path=log_path, args=list(args), webhooks=webhooks
     )
     process.start()
     try:
-        process.wait_for_log(ready_log)
+        if ready_log is None:
+            process.wait_until_ready()
+        else:
+            process.wait_for_log(ready_log)
         yield process
     finally:
         assert process.stop() == 0, process.log_tail()

@@ -47,7 +47,6 @@ def operator(
         tmp_path_factory.mktemp("operator") / "operator.log",
         webhooks=True,
         args=["--no-controller"],  # the API alone: the controller has its own e2e suite
-        ready_log="webhooks registered",
     ) as process:
         yield process
 
