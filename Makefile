@@ -52,8 +52,10 @@ demo: venv ## The main job on the embedded local control plane
 bench: venv ## Speed and memory figures of the operator on the local control plane
 	$(PY) benchmarks/bench_controller.py $(BENCH_ARGS)
 
-crd: venv ## Regenerate the committed CRD from the Python types
-	$(VENV)/bin/locust-operator crd > config/crd/locust.io_locusttests.yaml
+# Every committed copy is listed in api/crd.py (CRD_COPIES); a unit test fails when one drifts.
+crd: venv ## Regenerate every committed copy of the CRD from the Python types
+	for copy in $$($(PY) -c 'from locust_operator.api.crd import CRD_COPIES; print(*CRD_COPIES)'); do \
+		$(VENV)/bin/locust-operator crd > "$$copy"; done
 
 clean: cluster-down ## Remove the virtualenv and local state
 	rm -rf $(VENV) $(CLUSTER_DIR)

@@ -1,16 +1,14 @@
 """Helpers for the Helm chart's tests: running helm, rendering the chart, and acting as the
 chart's ServiceAccount.
 
-`python -m tests.chart_helpers sync-crd` copies config/crd into the chart (Helm cannot read
-files outside the chart); tests/integration/test_helm_chart.py fails when they drift.
+The chart's copy of the CRD is written by `make crd` with config/crd's; a unit test fails
+when either drifts.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -201,14 +199,3 @@ async def can_i(
 
 def service_account_user(name: str, namespace: str) -> str:
     return f"system:serviceaccount:{namespace}:{name}"
-
-
-def sync_crd() -> None:
-    shutil.copyfile(CONFIG_CRD, CHART_CRD)
-    print(f"copied {CONFIG_CRD.relative_to(REPO_ROOT)} -> {CHART_CRD.relative_to(REPO_ROOT)}")
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["sync-crd"]:
-        sys.exit("usage: python -m tests.chart_helpers sync-crd")
-    sync_crd()

@@ -69,7 +69,7 @@ def test_ci_variants_are_the_ones_the_issue_names() -> None:
 
 def test_chart_crd_is_the_committed_crd() -> None:
     assert CHART_CRD.read_bytes() == CONFIG_CRD.read_bytes(), (
-        f"{CHART_CRD} differs from {CONFIG_CRD}: run `python -m tests.chart_helpers sync-crd`"
+        f"{CHART_CRD} differs from {CONFIG_CRD}: run `make crd`"
     )
 
 

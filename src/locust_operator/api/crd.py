@@ -12,6 +12,8 @@ from . import names, v1, v2
 from .schema import openapi_schema
 
 CRD_FILE = "config/crd/locust.io_locusttests.yaml"
+# Every committed copy, all written by `make crd`: Helm cannot read files outside the chart.
+CRD_COPIES = (CRD_FILE, "charts/locust-k8s-operator/files/locust.io_locusttests.yaml")
 
 WEBHOOK_SERVICE_NAME = "locust-k8s-operator-webhook"
 WEBHOOK_NAMESPACE = "locust-operator-system"

@@ -8,7 +8,7 @@ import yaml
 
 from locust_operator.api import crd as crd_module
 from locust_operator.api.crd import (
-    CRD_FILE,
+    CRD_COPIES,
     generate_crd,
     render_crd_yaml,
     with_webhook_client_config,
@@ -27,11 +27,10 @@ def root_schema(version: str) -> dict[str, Any]:
     return schema
 
 
-def test_committed_crd_is_up_to_date() -> None:
-    committed = (REPO_ROOT / CRD_FILE).read_text(encoding="utf-8")
-    assert committed == render_crd_yaml(), (
-        f"{CRD_FILE} is stale; regenerate it with: locust-operator crd > {CRD_FILE}"
-    )
+@pytest.mark.parametrize("copy", CRD_COPIES)
+def test_every_committed_copy_of_the_crd_is_up_to_date(copy: str) -> None:
+    committed = (REPO_ROOT / copy).read_text(encoding="utf-8")
+    assert committed == render_crd_yaml(), f"{copy} is stale; regenerate it with: make crd"
 
 
 def test_rendering_is_deterministic_and_loads_back() -> None:
