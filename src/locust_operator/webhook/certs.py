@@ -40,11 +40,8 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _name(common_name: str, organization: str | None) -> x509.Name:
-    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-    if organization:
-        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    return x509.Name(attributes)
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
 def _builder(
@@ -67,7 +64,7 @@ def _builder(
 
 
 class CertificateAuthority:
-    """An in-memory CA that issues serving and client certificates."""
+    """An in-memory CA that issues serving certificates."""
 
     def __init__(
         self,
@@ -75,7 +72,7 @@ class CertificateAuthority:
         validity: datetime.timedelta = DEFAULT_VALIDITY,
     ) -> None:
         self._key = ec.generate_private_key(ec.SECP256R1())
-        name = _name(common_name, None)
+        name = _name(common_name)
         self._cert = (
             _builder(name, name, self._key.public_key(), validity)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -107,23 +104,16 @@ class CertificateAuthority:
         self,
         common_name: str,
         *,
-        organization: str | None = None,
         dns_names: tuple[str, ...] = (),
         ip_addresses: tuple[str, ...] = (),
-        server: bool = True,
-        client: bool = False,
         validity: datetime.timedelta = DEFAULT_VALIDITY,
     ) -> CertPair:
+        """A serving certificate for ``dns_names`` and ``ip_addresses``."""
         key = ec.generate_private_key(ec.SECP256R1())
-        usages = [ExtendedKeyUsageOID.SERVER_AUTH] * server + [
-            ExtendedKeyUsageOID.CLIENT_AUTH
-        ] * client
         builder = (
-            _builder(
-                _name(common_name, organization), self._cert.subject, key.public_key(), validity
-            )
+            _builder(_name(common_name), self._cert.subject, key.public_key(), validity)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         )
         if dns_names or ip_addresses:
             names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
