@@ -129,3 +129,25 @@ def read_manifest(tarball: Path) -> list[dict[str, object]]:
             raise ValueError(f"{tarball}: no manifest.json, not a docker-archive")
         manifest: list[dict[str, object]] = json.loads(member.read())
         return manifest
+
+
+def retag_docker_archive(source: Path, out: Path, tags: Sequence[str]) -> None:
+    """A copy of a one-image docker-archive whose manifest names `tags` (a `buildah push`
+    writes one tag; containerd imports every RepoTag)."""
+    with (
+        tarfile.open(source) as original,
+        tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as copy,
+    ):
+        for member in original:
+            if member.name == "manifest.json":
+                handle = original.extractfile(member)
+                assert handle is not None
+                manifest = json.loads(handle.read())
+                if len(manifest) != 1:
+                    raise ValueError(f"{source}: {len(manifest)} images, expected one")
+                manifest[0]["RepoTags"] = list(tags)
+                _add_bytes(copy, "manifest.json", json.dumps(manifest).encode())
+            elif member.isfile():
+                copy.addfile(member, original.extractfile(member))
+            else:
+                copy.addfile(member)

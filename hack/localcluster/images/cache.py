@@ -31,10 +31,13 @@ def cache_root() -> Path:
 def _files_under(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
+    # Build by-products of an editable install are not inputs (.dockerignore drops them too).
     return sorted(
         p
         for p in path.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        if p.is_file()
+        and p.suffix != ".pyc"
+        and not any(part == "__pycache__" or part.endswith(".egg-info") for part in p.parts)
     )
 
 
