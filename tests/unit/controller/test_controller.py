@@ -41,20 +41,19 @@ def new_controller(
 
 
 @pytest.fixture
-def standby() -> Controller:
-    return new_controller(TimedWorkQueue(clock=FakeClock()))
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def standby(fake_clock: FakeClock) -> Controller:
+    return new_controller(TimedWorkQueue(clock=fake_clock))
 
 
 @pytest.fixture
 def controller(standby: Controller) -> Controller:
     standby.start_queueing()  # as on the leader; the standby case has a test of its own
     return standby
-
-
-def clock(controller: Controller) -> FakeClock:
-    fake = controller.queue._clock
-    assert isinstance(fake, FakeClock)
-    return fake
 
 
 def locusttest(generation: int = 1, **metadata: Any) -> dict[str, Any]:
@@ -94,7 +93,9 @@ async def test_new_and_edited_tests_are_queued_but_status_echoes_are_not(
     assert len(controller.queue) == 1
 
 
-async def test_new_tests_overtake_status_refreshes(controller: Controller) -> None:
+async def test_new_tests_overtake_status_refreshes(
+    controller: Controller, fake_clock: FakeClock
+) -> None:
     job = Job.from_dict(
         {
             "metadata": {
@@ -105,13 +106,15 @@ async def test_new_tests_overtake_status_refreshes(controller: Controller) -> No
         }
     )
     controller._on_child("MODIFIED", job)
-    clock(controller).advance(STATUS_COALESCE_SECONDS)
+    fake_clock.advance(STATUS_COALESCE_SECONDS)
     controller._on_test("ADDED", locusttest())
     assert await take(controller) == ("ns", "t")
     assert await take(controller) == ("ns", "old")
 
 
-async def test_pod_changes_are_coalesced_per_test(controller: Controller) -> None:
+async def test_pod_changes_are_coalesced_per_test(
+    controller: Controller, fake_clock: FakeClock
+) -> None:
     for index in range(5):
         pod = Pod.from_dict(
             {
@@ -125,7 +128,7 @@ async def test_pod_changes_are_coalesced_per_test(controller: Controller) -> Non
         )
         controller._on_pod("MODIFIED", pod)
     assert len(controller.queue) == 0  # not yet: gathered for a moment
-    clock(controller).advance(STATUS_COALESCE_SECONDS)
+    fake_clock.advance(STATUS_COALESCE_SECONDS)
     assert len(controller.queue) == 1
     assert await take(controller) == ("ns", "t")
 
