@@ -16,8 +16,8 @@ COMPAT_DIR = REPO_ROOT.parent / "shared" / "compat"
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """A real control plane with a fresh data directory for this test session."""
-    local = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    """A real control plane and a real node, with a fresh data directory for this session."""
+    local = LocalCluster(tmp_path_factory.mktemp("cluster"), real_node=True)
     local.start()
     try:
         yield local

@@ -140,8 +140,11 @@ class RealNode:
         net = self.network
         ns = net.netns
         _run("ip", "netns", "add", ns)
-        _run("ip", "link", "add", net.host_link, "type", "veth", "peer", "name", net.node_link)
-        _run("ip", "link", "set", net.node_link, "netns", ns)
+        # The peer is born inside the netns: its name (eth0) may exist on the host.
+        _run(
+            "ip", "link", "add", net.host_link, "type", "veth",
+            "peer", "name", net.node_link, "netns", ns,
+        )  # fmt: skip
         _run("ip", "addr", "add", f"{net.host_ip}/{net.link_prefix_len}", "dev", net.host_link)
         _run("ip", "link", "set", net.host_link, "up")
         _run("ip", "-n", ns, "addr", "add", f"{net.node_ip}/{net.link_prefix_len}", "dev", "eth0")
