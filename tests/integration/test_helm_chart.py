@@ -777,3 +777,20 @@ async def test_install_upgrade_uninstall(
     assert not [
         r async for r in kube.list(ClusterRole, labels={"app.kubernetes.io/instance": name})
     ]
+
+
+def test_plain_template_renders_without_a_cluster(bin_dir: Path) -> None:
+    # GitOps tools and reviewers run `helm template` offline, where Helm reports v1.20.0.
+    result = helm(bin_dir, "template", "lko", str(CHART_DIR), check=False)
+    assert result.returncode == 0, result.stderr
+    kinds = {doc["kind"] for doc in yaml.safe_load_all(result.stdout) if doc}
+    assert "Deployment" in kinds
+
+
+@pytest.mark.parametrize("version", ["1.28.0", "1.27.3"])
+def test_an_old_kubernetes_is_refused(bin_dir: Path, version: str) -> None:
+    result = helm(
+        bin_dir, "template", "lko", str(CHART_DIR), "--kube-version", version, check=False
+    )
+    assert result.returncode != 0
+    assert "needs Kubernetes 1.29 or later" in result.stderr, result.stderr

@@ -225,3 +225,17 @@ the test through garbage collection) and reads ConfigMaps only to name a missing
   resources: ["events"]
   verbs: ["create"]
 {{- end }}
+
+{{/*
+The chart needs Kubernetes 1.29+ (native sidecars run the master's metrics exporter). Helm
+reports v1.20.0 when it renders without a cluster (`helm template`); that default is not a
+real cluster's version, so it is let through. A reachable cluster, or an explicit
+`--kube-version`, older than 1.29 fails the render.
+*/}}
+{{- define "locust-k8s-operator.checkKubeVersion" -}}
+{{- $version := .Capabilities.KubeVersion.Version }}
+{{- $helmOfflineDefault := eq $version "v1.20.0" }}
+{{- if and (not $helmOfflineDefault) (semverCompare "< 1.29.0-0" $version) }}
+{{- fail (printf "this chart needs Kubernetes 1.29 or later (native sidecars); the cluster is %s" $version) }}
+{{- end }}
+{{- end }}
