@@ -25,11 +25,13 @@ from .catalog import (
 )
 from .goimages import ensure_go_image
 from .locust import LOCUST_TAGS, ensure_locust_image
+from .operator import OPERATOR_IMAGE, ensure_operator_image, operator_tags
 
 __all__ = [
     "EXPORTER_IMAGE",
     "LOCUST_IMAGE",
     "LOCUST_TAGS",
+    "OPERATOR_IMAGE",
     "OTLP_GRPC_PORT",
     "OTLP_HTTP_PORT",
     "OTLP_RECEIVER_IMAGE",
@@ -37,6 +39,8 @@ __all__ = [
     "TARGET_IMAGE",
     "TARGET_PORT",
     "ensure_images",
+    "ensure_operator_image",
+    "operator_tags",
 ]
 
 
