@@ -103,8 +103,14 @@ async def test_metrics_after_a_test_lifecycle(kube: AsyncClient, operator: Obser
     namespace, name = operator.namespace, "observed"
     await create_test(kube, namespace, locusttest(name))
     await wait_for_phase(kube, namespace, name, "Running")
+
+    async def running_in_cache() -> bool:
+        # The gauge counts the operator's cache, which sees its own status write a moment
+        # after the API server does.
+        return value(await operator.metrics(), "locust_operator_locusttests", phase="Running") == 1
+
+    await eventually(running_in_cache, what="the phase gauge counts the test as Running")
     running = await operator.metrics()
-    assert value(running, "locust_operator_locusttests", phase="Running") == 1
     assert value(running, "locust_operator_locusttests", phase="Succeeded") == 0
 
     (master,) = await pods_of(kube, namespace, name, "master")
