@@ -368,6 +368,16 @@ class LocalCluster:
         if self.node is not None:
             self.node.teardown()
 
+    def import_images(self, tarballs: Sequence[Path]) -> None:
+        """Imports image tarballs (docker-archives carrying their tags, e.g. from
+        localcluster.images.ensure_operator_image) into the real node's containerd; pods
+        then find them with the default pull policy. Unchanged tarballs are skipped."""
+        if self.node is None:
+            raise ComponentFailed(
+                "images can only be imported into the real node: LocalCluster(real_node=True)"
+            )
+        self.node.import_images(tarballs)
+
     def check(self) -> None:
         """Raises ComponentFailed with the log tail if any component has exited."""
         for component in self.components:

@@ -229,6 +229,12 @@ class RealNode:
             return False
         return self._ctr("version", check=False).returncode == 0
 
+    def import_images(self, tarballs: Sequence[Path]) -> None:
+        """Imports more docker-archives (e.g. the operator's image) into the running node."""
+        if self.lease is None or not self._containerd_ready():
+            raise NodeUnavailable("the real node is not running: start the cluster first")
+        self._import_images(list(tarballs))
+
     def _import_images(self, tarballs: list[Path]) -> None:
         """Imports only tarballs that changed since the last start of this slot."""
         mark = self.paths.containerd_root / IMPORTED_MARK
