@@ -1,5 +1,6 @@
 """End-to-end fixtures: the operator runs as a separate process (`locust-operator run`)
-against the local control plane, with its webhooks, and kwok plays the kubelet."""
+against the local control plane, with its webhooks. kwok plays the kubelet, except in
+`real_namespace`, whose pods run on the real node."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Pod
 
+from localcluster.workloads import http_target
 from tests.helpers import eventually, new_namespace
 from tests.locusttests import LocustTestV2
 from tests.operator_process import OperatorProcess
+from tests.real_node import create_all, wait_available
 
 # Short so the PodsHealthy tests see failures "after the grace period" quickly; the
 # default (2 minutes) is covered by the unit tests.
@@ -74,6 +77,16 @@ def operator(
 @pytest.fixture
 async def namespace(kube: AsyncClient, operator: RestartableOperator) -> AsyncIterator[str]:
     async with new_namespace(kube, "e2e") as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+async def real_namespace(kube: AsyncClient, operator: RestartableOperator) -> AsyncIterator[str]:
+    """A namespace whose pods run on the real node, with the HTTP target (Service `target`)
+    ready to be loaded; one per test module."""
+    async with new_namespace(kube, "real", on_kwok=False) as name:
+        await create_all(kube, name, http_target())
+        await wait_available(kube, name, "target")
         yield name
 
 
