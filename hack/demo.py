@@ -1,16 +1,21 @@
-"""`make demo`: the main job on the embedded local control plane, narrated.
+"""`make demo`: a real distributed Locust load test on the local cluster, narrated.
 
-Builds the control-plane binaries (first time only), starts etcd, kube-apiserver,
-kube-controller-manager, kube-scheduler and kwok on loopback, installs the LocustTest CRD,
-runs the operator (controller and webhooks), and follows a LocustTest from Pending to
-Running to Succeeded with its status and children. Then a v1 test (converted by the
-operator) and a bad one (rejected). Stops everything it started.
+Builds the control-plane binaries and the node's images (first time only), starts etcd,
+kube-apiserver, kube-controller-manager, kube-scheduler, kwok and one real node
+(kubelet, containerd, kube-proxy, CoreDNS), installs the LocustTest CRD and runs the
+operator (controller and webhooks). Then an HTTP target in the cluster, a locustfile and
+a helper module in ConfigMaps, and a v2 LocustTest with 1 master and 3 workers: Locust's
+own log lines as the workers connect, the test's progress, the master exiting 0 by
+autoquit, phase Succeeded, the requests counted at the target and the master's summary.
+Then a v1 test (converted by the operator) and a bad one (rejected). Stops everything it
+started.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,6 +25,9 @@ from pathlib import Path
 
 from localcluster import LocalCluster
 from localcluster.cluster import build_tools, free_port
+from localcluster.images.catalog import LOCUST_IMAGE, TARGET_PORT
+from localcluster.node import NodeUnavailable
+from localcluster.workloads import http_target, service_url, target_count_path
 
 
 def say(message: str) -> None:
@@ -27,15 +35,25 @@ def say(message: str) -> None:
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_V2 = """
+NAMESPACE = "default"  # no kwok placement: its pods run on the real node
+WORKERS = 3
+USERS = 6
+RUN_TIME = "20s"
+AUTOQUIT_SECONDS = 3
+TARGET_URL = service_url(NAMESPACE, "target", TARGET_PORT)
+EXAMPLE_V2 = f"""
 apiVersion: locust.io/v2
 kind: LocustTest
-metadata: {name: demo-v2}
+metadata: {{name: demo-v2}}
 spec:
-  image: locustio/locust:2.43.1
-  master: {command: "--locustfile /lotest/src/demo.py --host http://127.0.0.1:8080"}
-  worker: {command: "--locustfile /lotest/src/demo.py", replicas: 3}
-  testFiles: {configMapRef: demo-scripts}
+  image: {LOCUST_IMAGE}
+  master:
+    command: >-
+      --locustfile /lotest/src/demo.py --host {TARGET_URL}
+      --users {USERS} --spawn-rate {USERS} --run-time {RUN_TIME}
+    autoquit: {{enabled: true, timeout: {AUTOQUIT_SECONDS}}}
+  worker: {{command: "--locustfile /lotest/src/demo.py", replicas: {WORKERS}}}
+  testFiles: {{configMapRef: demo-scripts, libConfigMapRef: demo-lib}}
 """
 EXAMPLE_V1 = """
 apiVersion: locust.io/v1
@@ -48,14 +66,35 @@ spec:
   image: locustio/locust:2.20.0
   configMap: demo-scripts
 """
-LOCUSTFILE = """from locust import HttpUser, task
+LOCUSTFILE = """from locust import HttpUser, constant, task
 
-class Demo(HttpUser):
+import shop  # from the lib ConfigMap, on PYTHONPATH
+
+
+class Shopper(HttpUser):
+    wait_time = constant(0.5)
+
     @task
-    def index(self):
-        self.client.get("/")
+    def browse(self):
+        self.client.get(shop.next_page())
 """
-EXAMPLE_INVALID = EXAMPLE_V2.replace("demo-v2", "demo-bad").replace("replicas: 3", "replicas: 0")
+LIB_MODULE = """import random
+
+PAGES = ["/", "/products", "/cart"]
+
+
+def next_page():
+    return random.choice(PAGES)
+"""
+EXAMPLE_INVALID = EXAMPLE_V2.replace("demo-v2", "demo-bad").replace(
+    f"replicas: {WORKERS}", "replicas: 0"
+)
+# Locust's own master log lines worth showing while the test runs.
+MASTER_EVENTS = re.compile(
+    r"reported as ready|Sending spawn jobs|All users spawned|Time limit reached|"
+    r"--autoquit|Shutting down|Starting Locust"
+)
+SUMMARY_START = re.compile(r"^Type\s+Name\s+# reqs")
 
 
 def kubectl(
@@ -83,26 +122,41 @@ def wait_for(
     raise SystemExit(f"{what}: {jsonpath} never became {want!r}")
 
 
-def follow_phases(cluster: LocalCluster, name: str, until: str, within: float = 60) -> None:
-    """Prints each phase the test goes through, with the conditions that explain it."""
+def master_log(cluster: LocalCluster, name: str) -> list[str]:
+    return kubectl(
+        cluster, "logs", f"job/{name}-master", "-c", f"{name}-master", quiet=True
+    ).splitlines()
+
+
+def follow_test(cluster: LocalCluster, name: str, within: float = 180) -> str:
+    """Prints each change of phase, conditions and connected workers, and the master's
+    notable log lines as they appear; returns the terminal phase."""
     deadline = time.monotonic() + within
     last = None
+    shown = 0
     while time.monotonic() < deadline:
         raw = kubectl(cluster, "get", "lotest", name, "-ojsonpath={.status}", quiet=True)
         status = json.loads(raw) if raw else {}
         conditions = {c["type"]: c["reason"] for c in status.get("conditions", [])}
-        seen = (status.get("phase"), tuple(sorted(conditions.items())))
+        workers = f"{status.get('connectedWorkers', 0)}/{status.get('expectedWorkers', '-')}"
+        seen = (status.get("phase"), workers, tuple(sorted(conditions.items())))
         if seen != last:
             last = seen
             print(
-                f"    phase={status.get('phase', '-')}  "
+                f"    phase={status.get('phase', '-')}  workers={workers}  "
                 + "  ".join(f"{kind}={reason}" for kind, reason in conditions.items()),
                 flush=True,
             )
-        if status.get("phase") == until:
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"{name} never reached {until}")
+        if status.get("phase") in ("Running", "Succeeded", "Failed"):
+            lines = master_log(cluster, name)
+            for line in lines[shown:]:
+                if MASTER_EVENTS.search(line):
+                    print(f"      [master] {line}", flush=True)
+            shown = max(shown, len(lines))
+        if status.get("phase") in ("Succeeded", "Failed"):
+            return str(status["phase"])
+        time.sleep(0.5)
+    raise SystemExit(f"{name} did not finish within {within:.0f}s")
 
 
 def _ready(probe_port: int) -> bool:
@@ -142,33 +196,46 @@ def start_operator(cluster: LocalCluster, work_dir: Path) -> tuple[subprocess.Po
     return operator, log_path
 
 
+def deploy_target(cluster: LocalCluster) -> None:
+    say(f"an HTTP target in the cluster ({TARGET_URL}): counts the requests it answers")
+    manifests = {"apiVersion": "v1", "kind": "List", "items": http_target()}
+    kubectl(cluster, "apply", "-f", "-", stdin=json.dumps(manifests))
+    kubectl(cluster, "rollout", "status", "deployment/target", "--timeout=120s")
+
+
 def show_a_test_run(cluster: LocalCluster) -> None:
-    say("a ConfigMap with the locustfile, and a v2 LocustTest using it")
+    say("ConfigMaps with the locustfile and the helper module it imports")
     kubectl(cluster, "create", "configmap", "demo-scripts", "--from-literal=demo.py=" + LOCUSTFILE)
+    kubectl(cluster, "create", "configmap", "demo-lib", "--from-literal=shop.py=" + LIB_MODULE)
+    say(f"a v2 LocustTest: 1 master, {WORKERS} workers, {USERS} users for {RUN_TIME}")
+    print(EXAMPLE_V2.strip("\n"))
     kubectl(cluster, "apply", "-f", "-", stdin=EXAMPLE_V2)
-    say("the operator creates the master Service and Jobs; kwok runs the pods")
-    follow_phases(cluster, "demo-v2", "Running")
-    kubectl(cluster, "get", "svc,jobs,pods", "-l", "performance-test-name=demo-v2")
+    say("the operator creates the master Service and Jobs; the real node runs the pods")
+    phase = follow_test(cluster, "demo-v2")
+    kubectl(cluster, "get", "svc,jobs,pods", "-l", "performance-test-name=demo-v2", "-o", "wide")
     kubectl(cluster, "get", "lotest", "demo-v2")
-    say("the FAQ's progress commands")
-    kubectl(cluster, "get", "locusttest", "demo-v2", "-o",
-            "jsonpath={.status.connectedWorkers}/{.status.expectedWorkers}{'\\n'}")  # fmt: skip
-    say("Locust's master exits 0 when --autoquit ends the test (kwok plays that part)")
-    master = kubectl(cluster, "get", "pods", "-l", "performance-test-pod-name=demo-v2-master",
-                     "-o", "jsonpath={.items[0].metadata.name}", quiet=True)  # fmt: skip
-    kubectl(cluster, "annotate", "pod", master, "kwok.locust.io/outcome=Succeeded")
-    follow_phases(cluster, "demo-v2", "Succeeded")
-    kubectl(cluster, "get", "lotest", "demo-v2", "-o", "jsonpath={.status}{'\\n'}")
+    say("the master's exit code (Locust quit by itself: --autoquit)")
+    kubectl(cluster, "get", "pods", "-l", "performance-test-pod-name=demo-v2-master", "-o",
+            "jsonpath={.items[0].status.containerStatuses[0].state.terminated}{'\\n'}")  # fmt: skip
+    say("requests counted at the target, per path")
+    kubectl(cluster, "get", "--raw", target_count_path(NAMESPACE))
+    print()
+    say("the master's summary (the end of its log)")
+    lines = master_log(cluster, "demo-v2")
+    start = next((i for i, line in enumerate(lines) if SUMMARY_START.search(line)), -20)
+    for line in lines[start:]:
+        print(f"      {line}")
     kubectl(cluster, "get", "events", "--field-selector", "involvedObject.name=demo-v2",
             "-o", "custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message")  # fmt: skip
+    if phase != "Succeeded":
+        raise SystemExit(f"demo-v2 ended {phase}, not Succeeded")
 
 
 def show_versions_and_validation(cluster: LocalCluster) -> None:
-    say("a deprecated v1 LocustTest: stored as v2 by the conversion webhook, reconciled alike")
+    say("a deprecated v1 LocustTest: stored as v2 by the conversion webhook")
     kubectl(cluster, "apply", "-f", "-", stdin=EXAMPLE_V1)
-    wait_for(cluster, "lotest/demo-v1", "{.status.phase}", "Running")
-    kubectl(cluster, "get", "lotest")
     kubectl(cluster, "get", "locusttests.v2.locust.io", "demo-v1", "-o", "jsonpath={.spec}{'\\n'}")
+    kubectl(cluster, "delete", "lotest", "demo-v1", "--wait=false")  # it has no target
     say("a bad test (worker.replicas: 0) is rejected with the field and the fix")
     kubectl(cluster, "apply", "-f", "-", stdin=EXAMPLE_INVALID)
 
@@ -182,7 +249,14 @@ def install_crd(cluster: LocalCluster) -> None:
         "-f",
         str(REPO_ROOT / "config/crd/locust.io_locusttests.yaml"),
     )
-    kubectl(cluster, "wait", "--for=condition=Established", "crd/locusttests.locust.io")
+    # Polled: `kubectl wait` fails outright while the new CRD has no conditions yet.
+    wait_for(
+        cluster,
+        "crd/locusttests.locust.io",
+        '{.status.conditions[?(@.type=="Established")].status}',
+        "True",
+    )
+    say("the LocustTest CRD is Established")
 
 
 def main() -> int:
@@ -192,12 +266,18 @@ def main() -> int:
     bin_dir = build_tools()
     say(f"binaries ready in {time.monotonic() - started:.0f}s: {bin_dir}")
     with tempfile.TemporaryDirectory(prefix="locust-demo-") as data_dir:
-        cluster = LocalCluster(Path(data_dir), bin_dir=bin_dir, log=lambda m: print(f"    {m}"))
-        say("starting the local control plane on 127.0.0.1")
-        cluster.start()
+        cluster = LocalCluster(
+            Path(data_dir), bin_dir=bin_dir, log=lambda m: print(f"    {m}"), real_node=True
+        )
+        say("starting the local cluster: control plane on the host, one real node")
         try:
-            kubectl(cluster, "get", "nodes")
+            cluster.start()
+        except NodeUnavailable as problem:
+            raise SystemExit(f"the real node cannot run here: {problem}") from None
+        try:
+            kubectl(cluster, "get", "nodes", "-o", "wide")
             install_crd(cluster)
+            deploy_target(cluster)
             operator, log_path = start_operator(cluster, Path(data_dir))
             try:
                 show_a_test_run(cluster)
@@ -209,9 +289,9 @@ def main() -> int:
                 for line in log_path.read_text().splitlines()[-8:]:
                     print(f"      {line}")
         finally:
-            say("stopping the control plane")
+            say("stopping the cluster")
             cluster.stop()
-    say("done")
+    say(f"done in {time.monotonic() - started:.0f}s")
     return 0
 
 
