@@ -146,7 +146,7 @@ class Operator:
         stack.push_async_callback(client.close)
         if options.webhooks is not None:
             try:
-                await start_webhooks(client, options.webhooks, stack)
+                await start_webhooks(client, options.webhooks, stack, options.config)
             except WebhookStartupError as error:
                 raise StartupError(str(error)) from None
             self.webhooks_serving = True

@@ -291,7 +291,10 @@ class Controller:
         while True:
             await asyncio.sleep(self._config.resync_period_seconds)
             for key in self.tests.test_keys():
-                self.queue.add(key)
+                # A key waiting out its retry backoff comes back when the backoff ends:
+                # the resync must not turn a failing test into a loop at its period.
+                if self.queue.num_requeues(key) == 0:
+                    self.queue.add(key)
 
     async def _worker(self) -> None:
         while True:

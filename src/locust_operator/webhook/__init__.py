@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from lightkube import AsyncClient
 
+from locust_operator.config import OperatorConfig
+
 if TYPE_CHECKING:
     from locust_operator.webhook.registration import WebhookEndpoint
 
@@ -57,17 +59,23 @@ class WebhookOptions:
 
 
 async def start_webhooks(
-    client: AsyncClient, options: WebhookOptions, stack: contextlib.AsyncExitStack
+    client: AsyncClient,
+    options: WebhookOptions,
+    stack: contextlib.AsyncExitStack,
+    config: OperatorConfig | None = None,
 ) -> None:
     """Serves and registers the webhooks; ``stack`` stops them. Raises
-    WebhookStartupError when the certificate or the address cannot be used."""
+    WebhookStartupError when the certificate or the address cannot be used. With the
+    operator's ``config``, admission also dry-runs the resources a test becomes."""
+    from locust_operator.webhook.children import ChildrenCheck
     from locust_operator.webhook.registration import register_webhooks
     from locust_operator.webhook.server import WebhookServer
     from locust_operator.webhook.tls import ReloadingTLSContext
 
     certificate = await _serving_certificate(client, options, stack)
     tls = ReloadingTLSContext(certificate.cert_path, certificate.key_path)
-    server = WebhookServer(*options.bind, tls=tls)
+    check = ChildrenCheck(client, config) if config is not None else None
+    server = WebhookServer(*options.bind, tls=tls, check_children=check)
     try:
         await server.start()
     except OSError as error:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from locust_operator.api.validation import FieldError
 
 Validator = Callable[[dict[str, Any]], list[FieldError]]
+# A further, asynchronous check of an object the validator accepted: (object, namespace).
+ChildrenCheck = Callable[[dict[str, Any], str | None], Awaitable[list[FieldError]]]
 
 
 class BadAdmissionReview(ValueError):
@@ -24,6 +26,12 @@ def _request_of(review: object) -> dict[str, Any]:
         raise BadAdmissionReview("request is missing or not an object")
     if not isinstance(request.get("uid"), str) or not request["uid"]:
         raise BadAdmissionReview("request.uid is missing")
+    for key in ("object", "oldObject"):
+        if request.get(key) is not None and not isinstance(request[key], dict):
+            raise BadAdmissionReview(f"request.{key} must be an object")
+    namespace = request.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        raise BadAdmissionReview("request.namespace must be a string")
     return request
 
 
@@ -40,7 +48,9 @@ def _needs_validation(request: dict[str, Any]) -> bool:
 
 
 def _denial(obj: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
-    name = (obj.get("metadata") or {}).get("name") or "(unnamed)"
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    name = name if isinstance(name, str) and name else "(unnamed)"
     details = "; ".join(f"{e.field}: {e.message}" for e in errors)
     return {
         "code": 422,
@@ -74,3 +84,24 @@ def review_admission(review: object, validate: Validator) -> dict[str, Any]:
         "kind": "AdmissionReview",
         "response": response,
     }
+
+
+async def review_admission_with_children(
+    review: object, validate: Validator, check_children: ChildrenCheck | None
+) -> dict[str, Any]:
+    """As :func:`review_admission`; an object the validator accepts is then judged by
+    ``check_children`` (the apiserver's verdict on the resources it becomes)."""
+    answer = review_admission(review, validate)
+    response = answer["response"]
+    request = _request_of(review)
+    if check_children is None or not response["allowed"] or not _needs_validation(request):
+        return answer
+    obj = request["object"]
+    errors = await check_children(obj, request.get("namespace"))
+    if errors:
+        answer["response"] = {
+            "uid": request["uid"],
+            "allowed": False,
+            "status": _denial(obj, errors),
+        }
+    return answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -12,47 +13,76 @@ from aiohttp import web
 
 from locust_operator.api.conversion import BadReview, convert_review
 from locust_operator.api.validation import validate
-from locust_operator.webhook.admission import BadAdmissionReview, review_admission
+from locust_operator.webhook.admission import (
+    BadAdmissionReview,
+    ChildrenCheck,
+    review_admission_with_children,
+)
 from locust_operator.webhook.tls import ReloadingTLSContext
 
 log = logging.getLogger(__name__)
 
 # Review bodies carry one object (admission) or a batch of objects (conversion).
 MAX_BODY_BYTES = 8 * 1024 * 1024
+# A client that takes longer than this to send its body is answered 408 and dropped.
+BODY_TIMEOUT_SECONDS = 10.0
+# Idle keep-alive connections are closed after this long (the apiserver reconnects).
+KEEPALIVE_TIMEOUT_SECONDS = 15.0
 
 
 def _bad_request(reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=400)
 
 
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return json.loads(await request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise _Malformed(f"body is not valid JSON: {error}") from None
-
-
 class _Malformed(Exception):
     pass
 
 
+def _parse(raw: bytes) -> Any:
+    """JSON of a review body; _Malformed for anything that is not (also JSON nested too
+    deep for the parser, and integers too long to convert)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise _Malformed(f"body is not valid JSON: {str(error)[:200]}") from None
+
+
+async def _read_body(request: web.Request) -> bytes:
+    try:
+        return await asyncio.wait_for(request.read(), BODY_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text="request body not received in time") from None
+
+
 def _review_handler(
-    answer: Callable[[Any], dict[str, Any]], malformed: tuple[type[Exception], ...]
+    answer: Callable[[Any], Awaitable[dict[str, Any]]], malformed: tuple[type[Exception], ...]
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
+        raw = await _read_body(request)
         try:
-            body = await _json_body(request)
-            return web.json_response(answer(body))
+            # Parsing and converting a large review takes a while: off the event loop, so
+            # that probes, reconciles and Lease renewals are not held up behind it.
+            body = await asyncio.to_thread(_parse, raw)
+            reply = await answer(body)
+            text = await asyncio.to_thread(json.dumps, reply)
         except _Malformed as error:
             return _bad_request(str(error))
         except malformed as error:
             log.info("rejected malformed review on %s: %s", request.path, error)
             return _bad_request(str(error))
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as error:
+            # A shape no check above foresaw: still the request's fault, never a 500.
+            log.warning("rejected a review on %s that cannot be processed: %r", request.path, error)
+            return _bad_request(f"the review cannot be processed: {str(error)[:200]}")
+        return web.Response(text=text, content_type="application/json")
 
     return handle
 
 
-def create_app(is_ready: Callable[[], bool] = lambda: True) -> web.Application:
+def create_app(
+    is_ready: Callable[[], bool] = lambda: True,
+    check_children: ChildrenCheck | None = None,
+) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -63,11 +93,14 @@ def create_app(is_ready: Callable[[], bool] = lambda: True) -> web.Application:
             return web.Response(text="ok")
         return web.Response(text="not ready", status=503)
 
-    app.router.add_post("/convert", _review_handler(convert_review, (BadReview,)))
-    app.router.add_post(
-        "/validate",
-        _review_handler(lambda body: review_admission(body, validate), (BadAdmissionReview,)),
-    )
+    async def convert(body: Any) -> dict[str, Any]:
+        return await asyncio.to_thread(convert_review, body)
+
+    async def admit(body: Any) -> dict[str, Any]:
+        return await review_admission_with_children(body, validate, check_children)
+
+    app.router.add_post("/convert", _review_handler(convert, (BadReview,)))
+    app.router.add_post("/validate", _review_handler(admit, (BadAdmissionReview,)))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app
@@ -81,9 +114,14 @@ class WebhookServer:
     port: int
     tls: ReloadingTLSContext
     is_ready: Callable[[], bool] = lambda: True
+    check_children: ChildrenCheck | None = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(create_app(self.is_ready), access_log=None)
+        self._runner = web.AppRunner(
+            create_app(self.is_ready, self.check_children),
+            access_log=None,
+            keepalive_timeout=KEEPALIVE_TIMEOUT_SECONDS,
+        )
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.tls.context)
         await self._site.start()
