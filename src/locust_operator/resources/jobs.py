@@ -15,18 +15,24 @@ from .source import LocustTestSource
 
 
 def _job(source: LocustTestSource, config: OperatorConfig, role: Role, pods: int) -> Job:
+    template = pod_template(source, config, role)
     spec: dict[str, Any] = {
         "parallelism": pods,
         "completions": pods,
         "backoffLimit": 0,
-        "template": pod_template(source, config, role),
+        "template": template,
     }
+    metadata = child_metadata(source, child_name(source.name, role), role)
+    # The Job carries its pods' labels, the user's included, as the reference's Jobs do
+    # (there through the API's defaulting): `kubectl get jobs -l ...` finds what it finds
+    # for pods.
+    metadata["labels"] = dict(template["metadata"]["labels"])
     if config.job_ttl_seconds_after_finished is not None:
         spec["ttlSecondsAfterFinished"] = config.job_ttl_seconds_after_finished
     manifest = {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": child_metadata(source, child_name(source.name, role), role),
+        "metadata": metadata,
         "spec": spec,
     }
     # from_dict is typed as returning its mixin base.

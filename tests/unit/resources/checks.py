@@ -33,7 +33,11 @@ def check_operator_parts(
     protected = selector_labels(test_name, cast(Role, role))
     assert protected.items() <= pod_metadata(job)["labels"].items()
     assert operator_labels(test_name, cast(Role, role)).keys() <= pod_metadata(job)["labels"].keys()
-    check_labels(job["metadata"]["labels"])
+    # The Job carries its pods' labels: the operator's must be valid whatever the test;
+    # the user's are the CRD's to validate.
+    job_labels = job["metadata"]["labels"]
+    assert job_labels == pod_metadata(job)["labels"]
+    check_labels({key: job_labels[key] for key in protected})
     spec = pod(job)
     containers = spec["containers"] + spec.get("initContainers", [])
     for container in containers:

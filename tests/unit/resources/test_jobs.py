@@ -114,3 +114,16 @@ def test_spec_defaults_are_applied_before_building() -> None:
     assert container["imagePullPolicy"] == "IfNotPresent"
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert mounts == {"demo-master": "/lotest/src", "locust-lib": "/opt/locust/lib"}
+
+
+def test_jobs_carry_their_pod_templates_labels_the_users_included() -> None:
+    """As the reference's Jobs do: `kubectl get jobs -l role=worker` finds the worker Job."""
+    test = with_role(locust_test(), "worker", labels={"role": "worker", "team": "perf"})
+    test = with_role(test, "master", labels={"role": "master"})
+    for role, job in jobs(test).items():
+        labels = job["metadata"]["labels"]
+        assert labels == job["spec"]["template"]["metadata"]["labels"]
+        assert labels["role"] == role
+        assert labels["managed-by"] == "locust-k8s-operator"
+        assert labels["performance-test-pod-name"] == f"demo-{role}"
+    assert jobs(test)["worker"]["metadata"]["labels"]["team"] == "perf"

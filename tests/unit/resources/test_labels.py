@@ -51,14 +51,17 @@ def test_every_child_matches_the_informer_selector() -> None:
         assert OPERATOR_SELECTOR.items() <= pod_metadata(job)["labels"].items()
 
 
-def test_user_labels_are_added_to_pods_only() -> None:
+def test_user_labels_are_added_to_their_roles_pods_and_job_only() -> None:
     test = with_role(locust_test(), "master", labels={"team": "perf"})
     with_role(test, "worker", labels={"tier": "load"})
     built = jobs(test)
     assert pod_metadata(built["master"])["labels"]["team"] == "perf"
+    assert built["master"]["metadata"]["labels"]["team"] == "perf"
     assert "tier" not in pod_metadata(built["master"])["labels"]
     assert pod_metadata(built["worker"])["labels"]["tier"] == "load"
-    assert "team" not in built["master"]["metadata"]["labels"]
+    assert "team" not in built["worker"]["metadata"]["labels"]
+    service = children(test)[0]
+    assert "team" not in service["metadata"]["labels"]
 
 
 def test_user_labels_cannot_override_the_labels_selected_on() -> None:
