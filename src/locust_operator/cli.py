@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from locust_operator import __version__
 from locust_operator.api.dns_names import is_dns1123_label, is_dns1123_subdomain
+from locust_operator.cli_test.options import add_test_commands
 from locust_operator.kube.leader import (
     DEFAULT_LEASE_NAME,
     RETRY_JITTER,
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     crd = commands.add_parser("crd", help="print the LocustTest CRD generated from the API types")
     crd.add_argument("--output", "-o", help="write to this file instead of stdout")
+
+    add_test_commands(commands)
 
     run = commands.add_parser("run", help="run the operator")
     run.add_argument(
@@ -205,6 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             sys.stdout.write(text)
         return 0
+
+    if args.command == "test":
+        from locust_operator.cli_test.commands import main as test_main
+
+        return test_main(args)
 
     from locust_operator.config import ConfigError, OperatorConfig
     from locust_operator.logs import configure_logging
