@@ -41,7 +41,12 @@ _CONTAINER_FIELDS: tuple[tuple[str, str], ...] = (
 )
 _JOB_FIELDS: tuple[tuple[str, str], ...] = (
     ("spec.template.metadata.labels", "spec.{role}.labels"),
+    ("spec.template.labels", "spec.{role}.labels"),
     ("spec.template.metadata.annotations", "spec.{role}.annotations"),
+    ("spec.template.annotations", "spec.{role}.annotations"),
+    # The Job carries its pods' labels (the test name's, validated with the name, and
+    # the user's).
+    ("metadata.labels", "spec.{role}.labels"),
     ("spec.parallelism", "spec.worker.replicas"),
     ("spec.completions", "spec.worker.replicas"),
     ("metadata.annotations", "spec"),

@@ -26,6 +26,8 @@ CONTAINER = "spec.template.spec.containers[0]."
         ("spec.template.spec.tolerations[0].key", "master", "spec.scheduling.tolerations"),
         ("spec.template.metadata.labels", "worker", "spec.worker.labels"),
         ("spec.template.metadata.annotations", "master", "spec.master.annotations"),
+        ("spec.template.labels", "worker", "spec.worker.labels"),
+        ("metadata.labels", "master", "spec.master.labels"),
         ("spec.parallelism", "worker", "spec.worker.replicas"),
         ("metadata.name", "master", "metadata.name"),
         ("spec.ports[0]", None, "metadata.name"),
