@@ -21,12 +21,14 @@ import pytest
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import ConfigMap, Event, Namespace, Pod, Secret
 from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
 from localcluster import LocalCluster
+from locust_operator.webhook.registration import VALIDATING_CONFIGURATION_NAME
 from tests import placement
 from tests.chart_helpers import (
     CHART_DIR,
@@ -104,6 +106,10 @@ async def releases(
         },
     }
     await kube.create(placement.namespace(scoped.watched))
+    # An operator that earlier suites ran outside the cluster may have registered the
+    # validating webhook by URL; the webhook release brings its own.
+    with contextlib.suppress(ApiError):
+        await kube.delete(ValidatingWebhookConfiguration, VALIDATING_CONFIGURATION_NAME)
     installed: list[Release] = []
     try:
         for release in (cluster_wide, scoped):
@@ -121,6 +127,10 @@ async def releases(
                 kubeconfig=cluster.kubeconfig,
             )
             installed.append(release)
+            if values[release.name].get("webhook", {}).get("enabled"):
+                # The release's ValidatingWebhookConfiguration calls pods that kwok only
+                # pretends to run: it would refuse every LocustTest write in the cluster.
+                await kube.delete(ValidatingWebhookConfiguration, VALIDATING_CONFIGURATION_NAME)
             token = await service_account_token(kube, release.name, release.namespace)
             write_token_kubeconfig(cluster.kubeconfig, token, release.kubeconfig)
         yield {"cluster": cluster_wide, "scoped": scoped}
@@ -311,6 +321,7 @@ async def test_webhook_rules_are_by_name(kube: AsyncClient, releases: dict[str, 
         ("get", crds, "apiextensions.k8s.io", None, "locusttests.locust.io"),
         ("create", vwcs, "admissionregistration.k8s.io", None, None),
         ("patch", vwcs, "admissionregistration.k8s.io", None, ours),
+        ("get", "priorityclasses", "scheduling.k8s.io", None, "any-class"),
         ("create", "secrets", "", namespace, None),
         ("get", "secrets", "", namespace, secret),
         ("update", "secrets", "", namespace, secret),
@@ -322,6 +333,7 @@ async def test_webhook_rules_are_by_name(kube: AsyncClient, releases: dict[str, 
         ("list", crds, "apiextensions.k8s.io", None, None),
         ("patch", vwcs, "admissionregistration.k8s.io", None, "someone-elses"),
         ("delete", vwcs, "admissionregistration.k8s.io", None, ours),
+        ("list", "priorityclasses", "scheduling.k8s.io", None, None),
         ("get", "secrets", "", namespace, "other-secret"),
         ("create", "secrets", "", "default", None),
         ("update", "leases", "coordination.k8s.io", namespace, "other-lease"),

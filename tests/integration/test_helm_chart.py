@@ -28,6 +28,7 @@ from lightkube.resources.rbac_authorization_v1 import ClusterRole
 from localcluster import LocalCluster
 from locust_operator.cli import build_parser
 from locust_operator.config import OperatorConfig
+from locust_operator.webhook.registration import WebhookEndpoint, validating_configuration
 from tests import placement
 from tests.chart_helpers import (
     CHART_CRD,
@@ -256,8 +257,16 @@ def test_webhook_variant(bin_dir: Path, tmp_path: Path) -> None:
         "--webhook-cert-secret=locust-operator-webhook-certs",
     ]
     assert {"name": "webhook", "containerPort": 9443, "protocol": "TCP"} in container["ports"]
-    # The operator registers the ValidatingWebhookConfiguration itself.
-    assert not find(docs, "ValidatingWebhookConfiguration")
+    # The release owns the ValidatingWebhookConfiguration (uninstall removes it): the same
+    # object the operator applies, less the caBundle the operator fills in.
+    rendered = one(docs, "ValidatingWebhookConfiguration")
+    applied = validating_configuration(
+        WebhookEndpoint(service_name="locust-operator-webhook", service_namespace="ops"), b""
+    )
+    del applied["webhooks"][0]["clientConfig"]["caBundle"]
+    assert rendered["webhooks"] == applied["webhooks"]
+    assert rendered["metadata"]["name"] == applied["metadata"]["name"]
+    assert rendered["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
     assert rules_of(one(docs, "ClusterRole", "locust-operator-webhook")) == [
         (
             "apiextensions.k8s.io",
@@ -293,11 +302,13 @@ def test_cert_manager_variant(bin_dir: Path, tmp_path: Path) -> None:
         "locust-operator-webhook.ops.svc",
         "locust-operator-webhook.ops.svc.cluster.local",
     ]
-    crd = one(docs, "CustomResourceDefinition")
-    assert (
-        crd["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
-        == "ops/locust-operator-webhook"
-    )
+    # cert-manager injects its CA into both registrations.
+    for registration in (
+        one(docs, "CustomResourceDefinition"),
+        one(docs, "ValidatingWebhookConfiguration"),
+    ):
+        annotations = registration["metadata"]["annotations"]
+        assert annotations["cert-manager.io/inject-ca-from"] == "ops/locust-operator-webhook"
 
     container = operator_container(docs)
     cert_dir = "/tmp/k8s-webhook-server/serving-certs"

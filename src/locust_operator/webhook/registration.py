@@ -65,10 +65,9 @@ def validating_configuration(endpoint: WebhookEndpoint, ca_bundle: bytes) -> dic
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
-        "metadata": {
-            "name": VALIDATING_CONFIGURATION_NAME,
-            "labels": {"app.kubernetes.io/managed-by": FIELD_MANAGER},
-        },
+        # No labels: in a cluster the Helm release owns this object (and its
+        # app.kubernetes.io/managed-by), the operator only keeps the webhook current.
+        "metadata": {"name": VALIDATING_CONFIGURATION_NAME},
         "webhooks": [
             {
                 "name": VALIDATING_WEBHOOK_NAME,
