@@ -95,14 +95,33 @@ def main(out: Path) -> None:
         common = ["--locustfile", str(locustfile)]
         # Started from the "UI" (autostart off), as the web UI's Start button does.
         master = subprocess.Popen(
-            [LOCUST, *common, "--master", f"--master-bind-port={master_port}",
-             "--master-bind-host=127.0.0.1", "--web-host=127.0.0.1", f"--web-port={web_port}",
-             "--expect-workers=1", "--host", host, "--enable-rebalancing", "--only-summary"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                LOCUST,
+                *common,
+                "--master",
+                f"--master-bind-port={master_port}",
+                "--master-bind-host=127.0.0.1",
+                "--web-host=127.0.0.1",
+                f"--web-port={web_port}",
+                "--expect-workers=1",
+                "--host",
+                host,
+                "--enable-rebalancing",
+                "--only-summary",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         worker = subprocess.Popen(
-            [LOCUST, *common, "--worker", "--master-host=127.0.0.1", f"--master-port={master_port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                LOCUST,
+                *common,
+                "--worker",
+                "--master-host=127.0.0.1",
+                f"--master-port={master_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             ready = wait_state(web, {"ready"})

@@ -193,6 +193,12 @@ class OperatorConfig:
     pod_health_grace_period_seconds: int = 120
     max_concurrent_reconciles: int = 16
     resync_period_seconds: int = 30
+    # Results (controller/results_poller.py): how often a running test's master is read,
+    # how it is reached (auto: direct in a pod, else the API server's service proxy), and
+    # how long a master that will not quit by itself must stay stopped to end its test.
+    results_interval_seconds: int = 10
+    results_master_access: str = "auto"
+    results_stopped_timeout_seconds: int = 60
 
     def locust_resources(self, role: Role) -> ResourceDefaults:
         """Default resources of a role's Locust container: role-specific values, each unset
@@ -390,5 +396,18 @@ def _load(env: _Env) -> OperatorConfig:
         ),
         resync_period_seconds=env.integer(
             "RESYNC_PERIOD_SECONDS", OperatorConfig.resync_period_seconds, minimum=1
+        ),
+        results_interval_seconds=env.integer(
+            "RESULTS_INTERVAL_SECONDS", OperatorConfig.results_interval_seconds, 1, 3600
+        ),
+        results_master_access=env.choice(
+            "RESULTS_MASTER_ACCESS",
+            OperatorConfig.results_master_access,
+            ("auto", "direct", "proxy", "off"),
+        ),
+        results_stopped_timeout_seconds=env.integer(
+            "RESULTS_STOPPED_TIMEOUT_SECONDS",
+            OperatorConfig.results_stopped_timeout_seconds,
+            minimum=1,
         ),
     )

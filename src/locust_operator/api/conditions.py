@@ -191,6 +191,53 @@ _SPEC_DRIFTED = ConditionType(
     (Reason(SPEC_CHANGE_IGNORED, "The children run an older generation.", "True"),),
 )
 
+# --- results (controller/results.py) --------------------------------------------------------
+
+RESULTS_AVAILABLE: Final = "ResultsAvailable"
+RESULTS_READ: Final = "ResultsRead"
+MASTER_UNREACHABLE: Final = "MasterUnreachable"
+
+_RESULTS_AVAILABLE = ConditionType(
+    RESULTS_AVAILABLE,
+    "Whether the operator reads the Locust master's statistics (status.results). Present "
+    "once the master ran.",
+    (
+        Reason(RESULTS_READ, "The master's web API answers.", "True"),
+        Reason(
+            MASTER_UNREACHABLE,
+            "The master's web API did not answer (web UI off, e.g. --headless in extraArgs; "
+            "a NetworkPolicy; the master not listening): the message says what failed. The "
+            "test goes on as without results: its phase follows the master Job.",
+            "False",
+        ),
+    ),
+)
+
+THRESHOLDS_MET: Final = "ThresholdsMet"
+THRESHOLDS_PASSED: Final = "ThresholdsPassed"
+THRESHOLDS_FAILED: Final = "ThresholdsFailed"
+THRESHOLDS_NOT_EVALUATED: Final = "ThresholdsNotEvaluated"
+
+_THRESHOLDS_MET = ConditionType(
+    THRESHOLDS_MET,
+    "Present when spec.thresholds is set: how the final results fared against them.",
+    (
+        Reason(THRESHOLDS_PASSED, "Every threshold was met.", "True"),
+        Reason(
+            THRESHOLDS_FAILED,
+            "A threshold was violated; the message names each violated metric, its value "
+            "and the limit. The test is Failed.",
+            "False",
+        ),
+        Reason(
+            THRESHOLDS_NOT_EVALUATED,
+            "Unknown: the test has not ended, or its final results were not captured (then "
+            "the master Job's verdict stands).",
+            "Unknown",
+        ),
+    ),
+)
+
 # --- all condition types -------------------------------------------------------------------
 
 # In the order the status lists them.
@@ -200,5 +247,7 @@ CONDITION_TYPES: Final = (
     _TEST_COMPLETED,
     _PODS_HEALTHY,
     _SPEC_DRIFTED,
+    _RESULTS_AVAILABLE,
+    _THRESHOLDS_MET,
 )
 CONDITION_ORDER: Final = tuple(condition.word for condition in CONDITION_TYPES)

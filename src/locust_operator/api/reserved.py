@@ -38,9 +38,18 @@ OPERATOR_MANAGED_FLAGS: MappingProxyType[str, str] = MappingProxyType(
 
 
 def managed_flag(arg: str) -> str | None:
-    """The operator-managed flag ``arg`` sets (as ``--flag`` or ``--flag=value``), if any."""
+    """The operator-managed flag ``arg`` sets (as ``--flag`` or ``--flag=value``), if any.
+
+    Locust's parser (argparse) also reads any unambiguous abbreviation of a long option
+    (``--master-ho=evil``, ``--autoq 1``), so any prefix of a managed flag counts: an
+    ambiguous one would only make Locust exit at startup."""
     flag = arg.split("=", 1)[0]
-    return flag if flag in OPERATOR_MANAGED_FLAGS else None
+    if flag in OPERATOR_MANAGED_FLAGS:
+        return flag
+    if not flag.startswith("--") or len(flag) <= len("--"):
+        return None
+    matches = sorted(f for f in OPERATOR_MANAGED_FLAGS if f.startswith(flag))
+    return matches[0] if matches else None
 
 
 # CEL/RE2 equivalent of managed_flag(): the flag followed by '=' or the end of the argument.

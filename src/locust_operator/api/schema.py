@@ -191,7 +191,7 @@ def camel(name: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Scalar:
-    type: Literal["string", "integer", "boolean"]
+    type: Literal["string", "integer", "number", "boolean"]
     enum: tuple[str, ...] = ()
 
 
@@ -264,6 +264,8 @@ def _node_for(tp: Any, meta: Prop, where: str) -> Node:
         return Scalar("integer")
     if tp is bool:
         return Scalar("boolean")
+    if tp is float:
+        return Scalar("number")
     origin = typing.get_origin(tp)
     if origin is Literal:
         values = typing.get_args(tp)
@@ -445,6 +447,10 @@ class ParseError(ValueError):
 
 def _parse_node(node: Node, value: Any, path: str) -> Any:
     if isinstance(node, Scalar):
+        if node.type == "number":  # JSON numbers: an integer is a number too
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ParseError(path, f"expected number, got {type(value).__name__}")
+            return float(value)
         expected: type = {"string": str, "integer": int, "boolean": bool}[node.type]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ParseError(path, f"expected {node.type}, got {type(value).__name__}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .results import ReportRef, Results, ThresholdResult
 from .schema import prop
 
 Phase = Literal["Pending", "Running", "Succeeded", "Failed"]
@@ -82,3 +83,10 @@ class LocustTestStatus:
         "...), one entry per condition type.",
         list_map_keys=("type",),
     )
+    results: Results | None = prop(
+        "Statistics read from the Locust master: live while the test runs, final after."
+    )
+    thresholds: list[ThresholdResult] | None = prop(
+        "How each of spec.thresholds fared on the final results, in spec order."
+    )
+    report: ReportRef | None = prop("Where the test's Locust report (HTML and CSV) is kept.")

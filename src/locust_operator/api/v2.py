@@ -37,6 +37,7 @@ from .schema import (
     prop,
 )
 from .status import LocustTestStatus
+from .thresholds import Threshold, thresholds_prop
 
 MountTarget = Literal["master", "worker", "both"]
 OtelProtocol = Literal["grpc", "http/protobuf"]
@@ -441,6 +442,7 @@ class LocustTestSpec:
     )
     security: SecurityConfig | None = prop("Security contexts.")
     observability: Observability | None = prop("Metrics and tracing.")
+    thresholds: list[Threshold] | None = thresholds_prop()
 
 
 _NAME_COLLISION_RULE = Rule(

@@ -152,6 +152,23 @@ def _check_extra_args(spec: Mapping[str, Any]) -> Iterator[FieldError]:
                 )
 
 
+def _check_commands(spec: Mapping[str, Any]) -> Iterator[FieldError]:
+    """The command is split on whitespace into arguments, so it must not set a managed
+    flag either (e.g. '--worker --master-host=x' in the master's command)."""
+    for role in ("master", "worker"):
+        command = _dict(spec.get(role)).get("command")
+        if not isinstance(command, str):
+            continue
+        for arg in command.split():
+            flag = managed_flag(arg)
+            if flag is not None:
+                yield FieldError(
+                    f"spec.{role}.command",
+                    f"{arg!r} sets the operator-managed flag {flag}: "
+                    f"{OPERATOR_MANAGED_FLAGS[flag]}; remove it from the command",
+                )
+
+
 def _check_otel(spec: Mapping[str, Any]) -> Iterator[FieldError]:
     otel = _dict(_dict(spec.get("observability")).get("openTelemetry"))
     if otel.get("enabled") is True and not otel.get("endpoint"):
@@ -267,6 +284,7 @@ def validate(obj: Mapping[str, Any]) -> list[FieldError]:
         *_check_replicas(_dict(spec.get("worker"))),
         *_check_runtime_class(_dict(spec.get("scheduling"))),
         *_check_extra_args(spec),
+        *_check_commands(spec),
         *_check_otel(spec),
         *_check_volumes(spec, name if isinstance(name, str) else None),
         *_check_mount_references(spec),

@@ -123,6 +123,29 @@ def _slim_pod(pod: Pod) -> Pod:
     return pod
 
 
+def _results_poller(client: AsyncClient, config: OperatorConfig, controller: Controller) -> Any:
+    """The results poller (controller/results_poller.py), or None when results are off."""
+    from locust_operator.controller.results_poller import ResultsPoller
+    from locust_operator.kube.master_client import detect_access, master_client
+
+    access = detect_access(config.results_master_access)
+    if access is None:
+        return None
+
+    def enqueue(key: Key) -> None:
+        if controller._queueing:
+            controller.queue.add(key, urgent=True)
+
+    return ResultsPoller(
+        client,
+        config,
+        master_client(access, client),
+        tests=controller.tests,
+        jobs=controller.jobs,
+        enqueue=enqueue,
+    )
+
+
 class KeyReconciler(Protocol):
     """Reconciles one LocustTest by its key (LocustTestReconciler)."""
 
@@ -165,6 +188,7 @@ class Controller:
             pods=self.pods,
             recorder=EventRecorder(client),
         )
+        self.results = _results_poller(client, config, self)  # None: RESULTS_MASTER_ACCESS=off
         for informer in self.tests.informers:
             informer.add_handler(self._on_test)
         for caches in (self.services, self.jobs):
@@ -178,6 +202,7 @@ class Controller:
         self.synced = asyncio.Event()  # every informer's cache is filled
         self.started = asyncio.Event()  # the reconcile workers run
         self._queueing = False  # events queue keys only while workers run (on the leader)
+        self._background: list[asyncio.Task[None]] = []  # leader-only tasks besides workers
 
     # --- event mapping -------------------------------------------------------------------
 
@@ -269,6 +294,8 @@ class Controller:
         )
         self.started.set()
         resync = asyncio.create_task(self._resync(), name="resync")
+        if self.results is not None:
+            self._background.append(asyncio.create_task(self.results.run(), name="results"))
         workers = [
             asyncio.create_task(self._worker(), name=f"reconcile worker {number}")
             for number in range(self._config.max_concurrent_reconciles)
@@ -278,9 +305,10 @@ class Controller:
         finally:
             self._queueing = False
             self.queue.shutdown()
-            for task in (resync, *workers):
+            background, self._background = self._background, []
+            for task in (resync, *workers, *background):
                 task.cancel()
-            await asyncio.gather(resync, *workers, return_exceptions=True)
+            await asyncio.gather(resync, *workers, *background, return_exceptions=True)
 
     def stop_workers(self) -> None:
         """Workers take no new keys; ``run_workers()`` returns once the current ones are done."""

@@ -25,6 +25,7 @@ from locust_operator.api.conditions import READY, RESOURCES_CREATED, RUNNING, TE
 from locust_operator.api.names import GROUP, KIND, PLURAL, V2, V2_API_VERSION
 from locust_operator.config import OperatorConfig
 from locust_operator.controller.pod_health import not_started, oldest_creation
+from locust_operator.controller.results import with_results
 from locust_operator.controller.status import Observed, compute_status, status_changed
 from locust_operator.controller.transitions import transition_events
 from locust_operator.kube.events import EmitsEvents, InvolvedObject
@@ -185,6 +186,7 @@ class LocustTestReconciler:
             recreated=recreated,
         )
         result = compute_status(previous, state, now, self._grace_period)
+        result = with_results(result, previous, spec, now)  # status.results, thresholds
         if status_changed(previous, result.status):
             await self._write_status(test, previous, result.status)
             for intent in transition_events(previous, result.status, recreated):

@@ -72,6 +72,8 @@ def test_printer_columns() -> None:
         ("PHASE", "string", ".status.phase", 0),
         ("WORKERS", "integer", ".spec.worker.replicas", 0),
         ("CONNECTED", "integer", ".status.connectedWorkers", 0),
+        ("RPS", "number", ".status.results.currentRps", 0),
+        ("FAILURES", "integer", ".status.results.failures", 0),
         ("IMAGE", "string", ".spec.image", 1),
         ("AGE", "date", ".metadata.creationTimestamp", 0),
     ]
