@@ -76,6 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
     crd = commands.add_parser("crd", help="print the LocustTest CRD generated from the API types")
     crd.add_argument("--output", "-o", help="write to this file instead of stdout")
 
+    webhooks_command = commands.add_parser(
+        "webhooks", help="manage the webhook registrations of an operator run outside the cluster"
+    )
+    webhook_actions = webhooks_command.add_subparsers(
+        dest="webhooks_action", required=True, metavar="ACTION"
+    )
+    unregister = webhook_actions.add_parser(
+        "unregister",
+        help="remove webhooks registered by URL (--webhook-url) by an operator that is gone",
+        description="Removes the registrations an operator run with --webhook-url left "
+        "behind when it was killed: the CRD's conversion by URL becomes strategy None and "
+        "a ValidatingWebhookConfiguration calling a URL is deleted. Registrations by "
+        "Service (an in-cluster operator's) are left alone.",
+    )
+    unregister.add_argument(
+        "--kubeconfig",
+        help="kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, then in-cluster)",
+    )
+
     add_test_commands(commands)
 
     run = commands.add_parser("run", help="run the operator")
@@ -214,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return test_main(args)
 
+    if args.command == "webhooks":
+        return asyncio.run(_unregister_webhooks(args.kubeconfig))
+
     from locust_operator.config import ConfigError, OperatorConfig
     from locust_operator.logs import configure_logging
     from locust_operator.runtime import OperatorOptions, run_operator
@@ -259,6 +281,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         else None,
     )
     return asyncio.run(run_operator(options))
+
+
+async def _unregister_webhooks(kubeconfig: str | None) -> int:
+    """`locust-operator webhooks unregister`: prints what it removed and what it left."""
+    from lightkube.core.exceptions import ApiError
+
+    from locust_operator.kube.client import NoClusterConfig, async_client, load_kube_config
+    from locust_operator.kube.reachability import is_connection_error
+    from locust_operator.webhook.unregister import NothingToUnregister, unregister_url_webhooks
+
+    try:
+        client = async_client(load_kube_config(kubeconfig))
+    except NoClusterConfig as error:
+        print(f"locust-operator: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # unreadable or malformed kubeconfig: any parser's error
+        print(f"locust-operator: --kubeconfig {kubeconfig}: {error}", file=sys.stderr)
+        return 2
+    try:
+        changed, left = await unregister_url_webhooks(client)
+    except NothingToUnregister as nothing:
+        print(f"nothing to unregister: {nothing}")
+        return 0
+    except ApiError as error:
+        print(f"locust-operator: {error.status.message}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        if not is_connection_error(error):
+            raise
+        print(f"locust-operator: cannot reach the cluster: {error!r}", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+    for line in changed:
+        print(f"removed: {line}")
+    for line in left:
+        print(f"left in place: {line}")
+    if not changed:
+        print("no webhook registered by URL: nothing removed")
+    return 0
 
 
 def _leader_election(args: argparse.Namespace) -> LeaderElectionConfig | None:

@@ -38,6 +38,7 @@ from locust_operator.controller.reconciler import (
 from locust_operator.kube.events import EventRecorder
 from locust_operator.kube.informer import EventType, Informer, wait_for_cache_sync
 from locust_operator.kube.owners import controller_name
+from locust_operator.kube.reachability import reachability
 from locust_operator.kube.workqueue import Clock, RateLimiter, ShutDown, WorkQueue
 from locust_operator.logs import log_context
 from locust_operator.metrics import (
@@ -165,6 +166,7 @@ class Controller:
         """``queue`` and ``reconciler`` replace the defaults (a timed work queue, a
         LocustTestReconciler on the caches), e.g. with a fake clock or a recording fake."""
         self._config = config
+        self._apiserver = reachability(client)
         scopes: list[str | None] = list(namespaces) or [None]
 
         def informers(resource: Any, **options: Any) -> Caches[Any]:
@@ -348,9 +350,12 @@ class Controller:
             RECONCILE_ERRORS.inc()
             log.warning("%s; retrying with backoff", failure)
             self.queue.add_rate_limited(key)
-        except Exception:
+        except Exception as error:
             RECONCILE_ERRORS.inc()
-            log.exception("reconcile failed; retrying with backoff")
+            # A lost apiserver is one line from the reachability tracker, not a traceback
+            # per test and retry.
+            if not self._apiserver.failed(error, "reconcile"):
+                log.exception("reconcile failed; retrying with backoff")
             self.queue.add_rate_limited(key)
         else:
             requeued = result.children_created or result.requeue_after is not None

@@ -28,6 +28,7 @@ from locust_operator.kube.listwatch import (
     strip_managed_fields,
     watch_timeout,
 )
+from locust_operator.kube.reachability import reachability
 
 T = TypeVar("T")
 
@@ -178,6 +179,7 @@ class Informer(Generic[T]):
         self.watch_timeout_seconds = watch_timeout_seconds  # each watch: [t, 2t)
         self.backoff = RetryBackoff()
         self._source = ListWatch(client, resource, namespace, labels)
+        self._apiserver = reachability(client)  # the same tracker as the ListWatch's
         self._transform = transform
         self._handlers: list[Handler[T]] = []
         self._synced = asyncio.Event()
@@ -227,7 +229,9 @@ class Informer(Generic[T]):
                 self._resource_version = None
                 failed = False
             except Exception as error:
-                log.warning("%s: list/watch failed: %r", self.name, error)
+                # A lost apiserver is logged once by the reachability tracker, not per informer.
+                if not self._apiserver.failed(error, self.name):
+                    log.warning("%s: list/watch failed: %r", self.name, error)
             if self._watch_productive:
                 failures = 0
                 if not failed:

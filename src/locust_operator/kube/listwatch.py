@@ -20,6 +20,8 @@ from lightkube import ALL_NS, ApiError, AsyncClient
 from lightkube.core import decoders
 from lightkube.core.resource import NamespacedResource
 
+from locust_operator.kube.reachability import ApiReachability, reachability
+
 T = TypeVar("T")
 
 WatchEventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
@@ -114,6 +116,7 @@ class ListWatch(Generic[T]):
         labels: Mapping[str, str] | None = None,
     ) -> None:
         self._generic: Any = client._client  # lightkube internal: GenericAsyncClient
+        self.reachability: ApiReachability = reachability(client)
         self._resource: Any = resource
         if namespace is not None:
             self._namespace: str | None = namespace
@@ -135,6 +138,7 @@ class ListWatch(Generic[T]):
         more, resource_version = True, ""
         while more:
             response = await self._generic.send(self._generic.build_adapter_request(request))
+            self.reachability.answered()
             _raise_for_status(response)
             # handle_response puts the next page's continue token into request.params.
             more, page_version, page = self._generic.handle_response("list", response, request)
@@ -166,6 +170,7 @@ class ListWatch(Generic[T]):
         response = await self._generic.send(
             self._generic.build_adapter_request(request), stream=True
         )
+        self.reachability.answered()
         try:
             if response.status_code >= 400:
                 await response.aread()

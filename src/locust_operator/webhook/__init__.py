@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 
 from locust_operator.config import OperatorConfig
 
@@ -87,8 +88,28 @@ async def start_webhooks(
     watcher = asyncio.create_task(tls.watch())
     stack.callback(watcher.cancel)
 
-    await register_webhooks(client, options.endpoint(), certificate.ca_bundle)
+    if options.url:
+        # A registration by URL belongs to this process: put back what it replaces on exit.
+        from locust_operator.webhook.unregister import UrlRegistration, remove_on_exit
+
+        try:
+            registration = await UrlRegistration.before_registering(client, options.url)
+        except ApiError as error:
+            raise WebhookStartupError(_registration_error(error)) from None
+        await register_webhooks(client, options.endpoint(), certificate.ca_bundle)
+        stack.push_async_callback(remove_on_exit, client, registration)
+    else:
+        await register_webhooks(client, options.endpoint(), certificate.ca_bundle)
     log.info("webhooks registered (%s)", options.url or "in-cluster Service")
+
+
+def _registration_error(error: ApiError) -> str:
+    if error.status.code == 404:
+        return (
+            "--enable-webhooks: the LocustTest CRD is not installed; install it first: "
+            "kubectl apply --server-side -f config/crd/locust.io_locusttests.yaml"
+        )
+    return f"--enable-webhooks: cannot read the webhook registrations: {error.status.message}"
 
 
 if TYPE_CHECKING:
