@@ -291,7 +291,9 @@ def test_cel_rules_are_where_expected() -> None:
         ".spec.worker.extraArgs[]",
         ".spec.volumes[]",
         ".spec.observability.openTelemetry",
+        ".spec.thresholds[]",
     }
+    assert any("has(self.max) != has(self.min)" in r for r in rules[".spec.thresholds[]"])
     assert any("size(self.metadata.name) <= 56" in r for r in rules["<root>"])
     assert any("self.metadata.name + '-master'" in r for r in rules["<root>"])
     assert any("self.volumes.exists" in r for r in rules[".spec"])
