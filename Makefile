@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 CLUSTER_DIR := .cluster
 export PYTHONPATH := $(CURDIR)/hack
 
-.PHONY: help venv tools lint test test-unit test-integration cluster cluster-down demo crd bench clean
+.PHONY: help venv tools lint test test-unit test-integration cluster cluster-down demo demo-in-cluster crd bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ cluster-down: ## Stop the local cluster and remove what its real node changed on
 
 demo: venv ## The main job on the embedded local control plane
 	$(PY) hack/demo.py
+
+demo-in-cluster: venv tools ## The Helm path: operator image from the Dockerfile, chart on the local node (root)
+	$(PY) hack/demo_in_cluster.py
 
 bench: venv ## Speed and memory figures of the operator on the local control plane
 	$(PY) benchmarks/bench_controller.py $(BENCH_ARGS)
