@@ -19,6 +19,13 @@ from .common import (
     metadata_prop,
 )
 from .dns_names import DNS1123_SUBDOMAIN_PATTERN
+from .placement import (
+    RoleScheduling,
+    Spread,
+    pod_template_patch_prop,
+    priority_class_prop,
+    spread_constraints_prop,
+)
 from .reserved import (
     DEFAULT_LIB_MOUNT_PATH,
     DEFAULT_SRC_MOUNT_PATH,
@@ -176,6 +183,10 @@ class MasterSpec:
         default_factory=Autoquit,
     )
     extra_args: list[str] | None = _extra_args_prop()
+    scheduling: RoleScheduling | None = prop(
+        "Placement of the master pod, merged over spec.scheduling (see RoleScheduling)."
+    )
+    pod_template_patch: K8sObject | None = pod_template_patch_prop("master")
 
 
 @dataclass(kw_only=True)
@@ -201,6 +212,16 @@ class WorkerSpec:
     labels: dict[str, str] | None = prop("Extra labels for the worker pods.")
     annotations: dict[str, str] | None = prop("Extra annotations for the worker pods.")
     extra_args: list[str] | None = _extra_args_prop()
+    scheduling: RoleScheduling | None = prop(
+        "Placement of the worker pods, merged over spec.scheduling (see RoleScheduling)."
+    )
+    spread: Spread | None = prop(
+        "Spread the workers evenly across nodes or zones: a topology spread constraint "
+        "(kubernetes.io/hostname or topology.kubernetes.io/zone, maxSkew 1, DoNotSchedule, "
+        "honouring the workers' node selection and taints) on the test's worker pods. A "
+        "worker that cannot be placed without exceeding the skew stays Pending."
+    )
+    pod_template_patch: K8sObject | None = pod_template_patch_prop("worker")
 
 
 # --- test files, scheduling, env -------------------------------------------------------------
@@ -234,7 +255,8 @@ class TestFiles:
 
 @dataclass(kw_only=True)
 class Scheduling:
-    """Pod placement of the master and worker pods."""
+    """Pod placement of the master and worker pods; master.scheduling and
+    worker.scheduling are merged over it per role."""
 
     affinity: K8sObject | None = prop(
         "Affinity rules of the master and worker pods.", k8s=core_v1.Affinity
@@ -250,6 +272,13 @@ class Scheduling:
         "the operator's default; set it to the empty string to opt out of that default.",
         max_length=MAX_OBJECT_NAME_LENGTH,
         pattern=RUNTIME_CLASS_NAME_PATTERN,
+    )
+    topology_spread_constraints: list[K8sObject] | None = spread_constraints_prop(
+        "the master and worker pods (master.scheduling and worker.scheduling replace one "
+        "with the same topologyKey and whenUnsatisfiable)"
+    )
+    priority_class_name: str | None = priority_class_prop(
+        "the master and worker pods (master.scheduling and worker.scheduling override it)"
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from . import names
 from .conversion import ConversionError, convert_v1_to_v2
 from .defaults import apply_defaults_v2
+from .placement import check_placement
 from .reserved import (
     LIB_VOLUME_NAME,
     MASTER_SUFFIX,
@@ -289,5 +290,9 @@ def validate(obj: Mapping[str, Any]) -> list[FieldError]:
         *_check_volumes(spec, name if isinstance(name, str) else None),
         *_check_mount_references(spec),
         *_check_mount_paths(spec),
+        *(
+            FieldError(f, m)
+            for f, m in check_placement(spec, name if isinstance(name, str) else None)
+        ),
     ]
     return [FieldError(rename.get(e.field, e.field), e.message) for e in errors]

@@ -29,6 +29,7 @@ from locust_operator.api.validation import FieldError
 from locust_operator.config import OperatorConfig
 from locust_operator.kube.dry_run import dry_run, is_permanent
 from locust_operator.resources import build_children
+from locust_operator.webhook.priority_classes import missing_priority_classes
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,11 @@ class ChildrenCheck:
         )
         for other in others:
             log.info("dry run of a child failed, not judged: %s", other.status.message)
-        return [FieldError(field, message) for r in refusals for field, message in r.spec_fields()]
+        errors = [
+            FieldError(field, message) for r in refusals for field, message in r.spec_fields()
+        ]
+        # A Job's dry run does not resolve its pods' PriorityClass; look it up.
+        return errors + await missing_priority_classes(self._client, test.get("spec"))
 
     async def _dry_run_v2(self, test: dict[str, Any]) -> list[FieldError]:
         """The v2 object a v1 object becomes, judged by v2's schema and CEL rules."""

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from locust_operator.api import names, v1, v2
 from locust_operator.api.conversion import convert_v1_to_v2
+from locust_operator.api.placement import PROTECTED_POD_LABELS
 from locust_operator.api.schema import openapi_schema
 
 JSONSchema = dict[str, Any]
@@ -114,11 +115,51 @@ def _object(schema: JSONSchema, depth: int) -> st.SearchStrategy[dict[str, Any]]
         if optional and most:
             chosen = draw(st.lists(st.sampled_from(optional), unique=True, max_size=most))
         return {
-            key: draw(from_schema(properties[key], depth + 1))
+            key: draw(
+                POD_TEMPLATE_PATCHES
+                if key == "podTemplatePatch"
+                else from_schema(properties[key], depth + 1)
+            )
             for key in sorted({*required, *chosen}, key=list(properties).index)
         }
 
     return build()
+
+
+# A pod template patch's schema accepts any object; these are ones the webhook accepts.
+_PATCH_LABELS = st.dictionaries(
+    _WORD.filter(lambda k: k not in PROTECTED_POD_LABELS), _WORD, min_size=1, max_size=2
+)
+POD_TEMPLATE_PATCHES: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
+    {},
+    optional={
+        "metadata": st.fixed_dictionaries(
+            {}, optional={"labels": _PATCH_LABELS, "annotations": _PATCH_LABELS}
+        ),
+        "spec": st.fixed_dictionaries(
+            {},
+            optional={
+                "initContainers": st.lists(
+                    st.fixed_dictionaries({"name": _WORD, "image": st.just("busybox:1.36")}),
+                    max_size=2,
+                    unique_by=lambda c: c["name"],
+                ),
+                "hostAliases": st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "ip": st.sampled_from(["10.0.0.1", "10.0.0.2"]),
+                            "hostnames": st.lists(_WORD, min_size=1, max_size=2),
+                        }
+                    ),
+                    max_size=2,
+                    unique_by=lambda a: a["ip"],
+                ),
+                "dnsPolicy": st.sampled_from(["ClusterFirst", "Default"]),
+                "terminationGracePeriodSeconds": st.integers(min_value=0, max_value=60),
+            },
+        ),
+    },
+)
 
 
 def _metadata(name_max: int = 40) -> st.SearchStrategy[dict[str, Any]]:

@@ -162,7 +162,8 @@ def test_explain_worker_fields() -> None:
     worker = root_schema("v2")["properties"]["spec"]["properties"]["worker"]
     assert worker["description"]
     assert set(worker["properties"]) == {
-        "command", "replicas", "resources", "labels", "annotations", "extraArgs"
+        "command", "replicas", "resources", "labels", "annotations", "extraArgs",
+        "scheduling", "spread", "podTemplatePatch",
     }  # fmt: skip
     assert worker["required"] == ["command", "replicas"]
     replicas = worker["properties"]["replicas"]
