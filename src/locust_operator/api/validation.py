@@ -31,6 +31,7 @@ from .reserved import (
     managed_flag,
 )
 from .schema import matches
+from .thresholds import threshold_errors
 from .v2 import MAX_OBJECT_NAME_LENGTH, MAX_WORKERS, MIN_WORKERS, RUNTIME_CLASS_NAME_PATTERN
 
 # Kubernetes truncates generateName to this many characters before appending 5 random ones.
@@ -290,6 +291,7 @@ def validate(obj: Mapping[str, Any]) -> list[FieldError]:
         *_check_volumes(spec, name if isinstance(name, str) else None),
         *_check_mount_references(spec),
         *_check_mount_paths(spec),
+        *(FieldError(path, message) for path, message in threshold_errors(spec)),
         *(
             FieldError(f, m)
             for f, m in check_placement(spec, name if isinstance(name, str) else None)
