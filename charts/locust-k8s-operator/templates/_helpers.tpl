@@ -188,13 +188,20 @@ default, or for MASTER_/WORKER_ the unified value, in place).
   value: {{ .maxConcurrentReconciles | toString | quote }}
 - name: RESYNC_PERIOD_SECONDS
   value: {{ .resyncPeriodSeconds | toString | quote }}
+- name: RESULTS_INTERVAL_SECONDS
+  value: {{ .resultsIntervalSeconds | default 10 | toString | quote }}
+- name: RESULTS_MASTER_ACCESS
+  value: {{ .resultsMasterAccess | default "auto" | quote }}
+- name: RESULTS_STOPPED_TIMEOUT_SECONDS
+  value: {{ .resultsStoppedTimeoutSeconds | default 60 | toString | quote }}
 {{- end }}
 {{- end }}
 
 {{/*
 RBAC rules for reconciling LocustTests in a namespace (a ClusterRole when every namespace
-is watched). Exactly the calls the controller makes: it never deletes (children go with
-the test through garbage collection) and reads ConfigMaps only to name a missing one.
+is watched). Exactly the calls the controller makes: children go with
+the test through garbage collection; only the Jobs of a run the operator ended are
+deleted) and it reads ConfigMaps only to name a missing one.
 */}}
 {{- define "locust-k8s-operator.controllerRules" -}}
 - apiGroups: ["locust.io"]
@@ -221,6 +228,22 @@ the test through garbage collection) and reads ConfigMaps only to name a missing
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get"]
+# The kept report of a finished test (<name>-report, owned by the test): created once,
+# patched when a run restarted from the web UI ends again.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["create", "patch"]
+# A run the operator ended (stopped in the web UI, or abortOnFail) has a master that
+# never quits by itself: its Jobs are deleted once the test is final.
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["delete"]
+{{- if eq (.Values.controller.resultsMasterAccess | default "auto") "proxy" }}
+# Results through the API server's service proxy: reads (get) and abortOnFail's /stop (create).
+- apiGroups: [""]
+  resources: ["services/proxy"]
+  verbs: ["get", "create"]
+{{- end }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
