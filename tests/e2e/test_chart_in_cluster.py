@@ -525,9 +525,17 @@ async def test_helm_uninstall_leaves_the_cluster_usable(
     release: Release, kube: AsyncClient
 ) -> None:
     namespace = release.tests_namespace
+    # Deleted while the operator runs: it removes its finalizer.
+    await kube.delete(LocustTestV2, "across-upgrade", namespace=namespace)
     # A test left behind: it carries the operator's finalizer.
     left = await kube.get(LocustTestV2, "first", namespace=namespace)
     assert "locust.io/cleanup" in (left.metadata.finalizers or [])
+
+    async def deleted_by_the_operator() -> bool:
+        names = {t.metadata.name async for t in kube.list(LocustTestV2, namespace=namespace)}
+        return "across-upgrade" not in names
+
+    await eventually(deleted_by_the_operator, what="the operator let across-upgrade go")
 
     uninstalled = release.helm("uninstall", RELEASE, "--namespace", release.namespace, "--wait")
     assert "CustomResourceDefinition] locusttests.locust.io" in uninstalled  # kept
