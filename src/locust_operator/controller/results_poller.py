@@ -140,7 +140,10 @@ class ResultsPoller:
                 await self.tick()
                 await asyncio.sleep(self._interval)
         finally:
-            await self._master.close()
+            await self.close()
+
+    async def close(self) -> None:
+        await self._master.close()
 
     async def tick(self) -> None:
         """One look at every cached test."""

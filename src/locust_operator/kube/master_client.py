@@ -18,7 +18,7 @@ message fit for a condition, never a traceback.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import quote
@@ -131,8 +131,9 @@ class DirectMasterClient:
 
     access: Access = "direct"
 
-    def __init__(self) -> None:
+    def __init__(self, url: Callable[[str, str, str], str] = direct_url) -> None:
         self._session: Any = None
+        self._url = url  # (namespace, service, path) -> URL; tests point it at loopback
 
     async def _send(
         self, method: str, namespace: str, service: str, path: str, limit: int
@@ -143,7 +144,7 @@ class DirectMasterClient:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
             )
-        url = direct_url(namespace, service, path)
+        url = self._url(namespace, service, path)
         what = f"{method} {url}"
         try:
             async with self._session.request(method, url, allow_redirects=False) as response:
