@@ -126,9 +126,11 @@ def _slim_pod(pod: Pod) -> Pod:
 
 def _results_poller(client: AsyncClient, config: OperatorConfig, controller: Controller) -> Any:
     """The results poller (controller/results_poller.py), or None when results are off."""
+    from locust_operator.controller.results_metrics import TEST_RESULTS
     from locust_operator.controller.results_poller import ResultsPoller
     from locust_operator.kube.master_client import detect_access, master_client
 
+    TEST_RESULTS.source = controller.tests.objects  # finished tests' results on /metrics
     access = detect_access(config.results_master_access)
     if access is None:
         return None

@@ -213,3 +213,38 @@ def test_report_fixture_is_a_real_html_report() -> None:
     html = gzip.decompress((FIXTURES / "report.html.gz").read_bytes()).decode()
     assert html.startswith("<!DOCTYPE html>") and "<title>Locust</title>" in html
     assert "window.templateArgs" in html and '<div id="root">' in html
+
+
+def test_finished_results_become_bounded_metrics() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from locust_operator.controller import results_metrics
+
+    final = final_results(parse_stats(payload("stats-stopped.json")))
+    tests = [
+        {
+            "metadata": {"namespace": "team-a", "name": f"t{i}"},
+            "status": {
+                "phase": "Failed",
+                "completionTime": f"2025-01-01T00:{i // 60:02d}:{i % 60:02d}Z",
+                "results": final,
+                "thresholds": [{"metric": "failures", "met": False}],
+            },
+        }
+        for i in range(results_metrics.MAX_TESTS + 5)
+    ] + [{"metadata": {"namespace": "team-a", "name": "live"}, "status": {"results": {}}}]
+    collector = results_metrics.TestResults()
+    collector.source = lambda: tests
+    registry = CollectorRegistry()
+    registry.register(collector)
+    text = generate_latest(registry).decode()
+    newest = results_metrics.MAX_TESTS + 4
+    assert f'locust_operator_test_requests{{namespace="team-a",test="t{newest}"}} 502.0' in text
+    assert 'locust_operator_test_failures{namespace="team-a",test="t0"}' not in text  # oldest
+    assert 'test="live"' not in text  # not finished
+    assert text.count("locust_operator_test_requests{") == results_metrics.MAX_TESTS
+    assert (
+        f'locust_operator_test_response_time_milliseconds{{namespace="team-a",stat="p95",'
+        f'test="t{newest}"}} 27.0'
+    ) in text
+    assert f'locust_operator_test_thresholds_met{{namespace="team-a",test="t{newest}"}} 0.0' in text
