@@ -52,8 +52,10 @@ PHASE_MEANINGS: Final = (
     Documented(SUCCEEDED, "The master Job completed. Final."),
     Documented(
         FAILED,
-        "The master Job failed, or its pods kept failing (crash loop, failed init "
-        "container) past the grace period. Final.",
+        "The master Job failed (final), or a pod problem outlasted the grace period. A test "
+        "failed by pods that never started (a missing ConfigMap or Secret, an image pull "
+        "error, an unschedulable pod) resumes as Running if they start later; one failed by "
+        "containers that ran and failed stays Failed.",
     ),
 )
 
@@ -110,9 +112,9 @@ _TEST_COMPLETED = ConditionType(
         Reason(TEST_SUCCEEDED, "The master Job completed.", "True"),
         Reason(
             TEST_FAILED,
-            "True: the master Job failed (the message carries the Job's reason). "
-            "False: the pods kept failing past the grace period.",
-            "True / False",
+            "The master Job failed (the message carries the Job's reason), or a pod problem "
+            "outlasted the grace period (the message is PodsHealthy's).",
+            "True",
         ),
     ),
 )
@@ -138,11 +140,16 @@ FAILURE_PRIORITY: Final = (
     INITIALIZATION_ERROR,
 )
 # Pods that cannot start yet: they start by themselves once the cause is fixed outside the
-# LocustTest (create the ConfigMap or pull Secret, free some capacity), so the test waits
-# (the FAQ's "stuck in Pending"). The other failures are containers that ran and failed.
+# LocustTest (create the ConfigMap or pull Secret, free some capacity). Past the grace
+# period they fail the test like any pod problem, but such a test resumes when its pods
+# start after all (the FAQ's "the operator detects recovery automatically"). The other
+# failures are containers that ran and failed: final.
 WAITING_FAILURES: Final = frozenset({CONFIGURATION_ERROR, IMAGE_PULL_ERROR, SCHEDULING_ERROR})
 
-_WAITS = "The test waits: it proceeds once the cause is fixed."
+_WAITS = (
+    "Fails the test past the grace period; the test resumes if the pods start once the "
+    "cause is fixed."
+)
 _PODS_HEALTHY = ConditionType(
     PODS_HEALTHY,
     "Diagnosis of the test's pods, reported only after a grace period (default "
@@ -150,7 +157,11 @@ _PODS_HEALTHY = ConditionType(
     + ", ".join(FAILURE_PRIORITY)
     + " is reported.",
     (
-        Reason(PODS_STARTING, "No pods yet, or still within the grace period.", "True"),
+        Reason(
+            PODS_STARTING,
+            "No pods yet, or still within the grace period (never on a finished test).",
+            "True",
+        ),
         Reason(PODS_HEALTHY_REASON, "No problem found.", "True"),
         Reason(
             CONFIGURATION_ERROR,
@@ -167,13 +178,14 @@ _PODS_HEALTHY = ConditionType(
         Reason(SCHEDULING_ERROR, "A pod cannot be scheduled. " + _WAITS, "False"),
         Reason(
             CRASH_LOOP_BACK_OFF,
-            "A Locust container crash-loops or exited with a non-zero code. Fails the test.",
+            "A Locust container crash-loops or exited with a non-zero code. Fails the test "
+            "for good.",
             "False",
         ),
         Reason(
             INITIALIZATION_ERROR,
             "An init container failed, or the metrics exporter sidecar cannot start. "
-            "Fails the test.",
+            "Fails the test for good.",
             "False",
         ),
     ),

@@ -46,8 +46,10 @@ _AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"
 _V2_COLUMNS = [
     {"name": "PHASE", "type": "string", "jsonPath": ".status.phase",
      "description": "Current test phase"},
-    {"name": "WORKERS", "type": "integer", "jsonPath": ".spec.worker.replicas",
-     "description": "Requested worker count"},
+    # The workers the test runs with (from the spec its children were built from), not a
+    # later edit, which is ignored (SpecDrifted).
+    {"name": "WORKERS", "type": "integer", "jsonPath": ".status.expectedWorkers",
+     "description": "Workers the test runs with"},
     {"name": "CONNECTED", "type": "integer", "jsonPath": ".status.connectedWorkers",
      "description": "Connected workers (approximate)"},
     {"name": "RPS", "type": "number", "jsonPath": ".status.results.currentRps",

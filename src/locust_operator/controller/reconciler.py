@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -26,8 +26,20 @@ from locust_operator.api.names import GROUP, KIND, PLURAL, V2, V2_API_VERSION
 from locust_operator.config import OperatorConfig
 from locust_operator.controller.pod_health import not_started, oldest_creation
 from locust_operator.controller.results import with_results
-from locust_operator.controller.status import Observed, compute_status, status_changed
-from locust_operator.controller.transitions import transition_events
+from locust_operator.controller.status import (
+    Observed,
+    compute_status,
+    is_final,
+    status_changed,
+)
+from locust_operator.controller.transitions import (
+    DELETING,
+    DELETING_MESSAGE,
+    ChildRef,
+    EventIntent,
+    creation_events,
+    transition_events,
+)
 from locust_operator.kube.events import EmitsEvents, InvolvedObject
 from locust_operator.kube.owners import controller_uid, is_controlled_by
 from locust_operator.resources import (
@@ -77,6 +89,17 @@ class ChildCreationFailed(Exception):
 
 
 @dataclass
+class Creation:
+    """What creating the missing children did."""
+
+    error: str | None = None  # why some child could not be created
+    created: list[ChildRef] = field(default_factory=list)
+    # Found already there and owned by this test: the cache was behind, or another
+    # operator (the reference) created it, unlabelled, before a switch-over.
+    adopted: list[ChildRef] = field(default_factory=list)
+
+
+@dataclass
 class ObservedChildren:
     service: Service | None = None
     master_job: Job | None = None
@@ -99,6 +122,12 @@ async def _nothing() -> None:
 def _is_master(child: Job) -> bool:
     labels = (child.metadata.labels if child.metadata else None) or {}
     return labels.get(ROLE_LABEL) == "master"
+
+
+def _child_ref(child: Service | Job) -> ChildRef:
+    name = (child.metadata.name if child.metadata else None) or "?"
+    role = "master" if isinstance(child, Service) or _is_master(child) else "worker"
+    return ChildRef(child.kind or type(child).__name__, name, role)
 
 
 class LocustTestReconciler:
@@ -134,8 +163,10 @@ class LocustTestReconciler:
             return Result()
         needs_finalizer = FINALIZER not in (meta.get("finalizers") or [])
         previous = test.get("status") or {}
+        # A finished test's children are not healed; a Failed one may still resume.
         terminal = previous.get("phase") in TERMINAL_PHASES
         observed = self._observe_children(test)
+        final = is_final(previous, observed.master_job)
         if observed.foreign:
             # The manager's log context names the test on every line.
             log.info(
@@ -148,19 +179,22 @@ class LocustTestReconciler:
         missing = [] if terminal else self._missing(built_test, observed)
         # The finalizer and the children are independent writes: send them together, so a
         # new test's children exist one round trip after it was seen.
-        patched, creation_error = await asyncio.gather(
+        patched, creation = await asyncio.gather(
             self._add_finalizer(test) if needs_finalizer else _nothing(),
             self._create(missing, observed, meta["uid"]) if missing else _nothing(),
         )
+        creation = creation or Creation()
+        creation_error = creation.error
         if needs_finalizer:
             if patched is None:
                 return Result()  # deleted meanwhile
             test, meta = patched, patched["metadata"]
-        recreated: list[str] = []
-        if missing and creation_error is None and self._had_children(previous):
-            recreated = [f"{obj.kind} {obj.metadata.name}" for obj in missing if obj.metadata]
-            log.warning("recreated deleted %s", ", ".join(recreated))
-        elif missing and creation_error is None:
+        await self._emit(test, creation_events(creation.created))
+        recreated: list[ChildRef] = []
+        if creation.created and creation_error is None and self._had_children(previous):
+            recreated = creation.created
+            log.warning("recreated deleted %s", ", ".join(c.described for c in recreated))
+        elif creation.created and creation_error is None:
             # A new test: its children first; its first status waits behind the children of
             # the other new tests (a burst of creations gets all its children sooner).
             return Result(children_created=True)
@@ -169,7 +203,7 @@ class LocustTestReconciler:
         spec = built_test["spec"]
         missing_config_maps: list[str] = []
         now = self._clock()
-        if not terminal and any(not_started(p) for p in pods) and self._past_grace(pods, now):
+        if not final and any(not_started(p) for p in pods) and self._past_grace(pods, now):
             missing_config_maps = await self._missing_config_maps(namespace, built_test)
 
         built_generation = int(built_test["metadata"].get("generation") or 0)
@@ -183,16 +217,13 @@ class LocustTestReconciler:
             pods=pods,
             missing_config_maps=missing_config_maps,
             creation_error=creation_error,
-            recreated=recreated,
+            recreated=[f"{c.kind} {c.name}" for c in recreated],
         )
         result = compute_status(previous, state, now, self._grace_period)
         result = with_results(result, previous, spec, now)  # status.results, thresholds
         if status_changed(previous, result.status):
             await self._write_status(test, previous, result.status)
-            for intent in transition_events(previous, result.status, recreated):
-                await self._recorder.emit(
-                    _involved(test), intent.type, intent.reason, intent.message
-                )
+            await self._emit(test, transition_events(previous, result.status, recreated))
         if creation_error is not None:
             raise ChildCreationFailed(creation_error)
         return Result(requeue_after=result.requeue_after)
@@ -282,41 +313,56 @@ class LocustTestReconciler:
 
     async def _create(
         self, missing: Sequence[Service | Job], observed: ObservedChildren, uid: str
-    ) -> str | None:
-        """Creates the missing children, all at once. Returns an error message instead of
+    ) -> Creation:
+        """Creates the missing children, all at once. Reports an error message instead of
         raising, so that the status can say it."""
         results = await asyncio.gather(*(self._apply(obj, uid) for obj in missing))
-        errors = [r for r in results if isinstance(r, str)]
-        for created in results:
-            if isinstance(created, Service):
-                observed.service = created
-            elif isinstance(created, Job):
-                if _is_master(created):
-                    observed.master_job = created
-                else:
-                    observed.worker_job = created
-        return "; ".join(errors) or None
+        creation = Creation()
+        errors = []
+        for wanted, (outcome, child) in zip(missing, results, strict=True):
+            if child is None:
+                errors.append(outcome)
+                continue
+            (creation.created if outcome == "created" else creation.adopted).append(
+                _child_ref(wanted)
+            )
+            if isinstance(wanted, Service):
+                observed.service = child  # type: ignore[assignment]
+            elif _is_master(wanted):
+                observed.master_job = child  # type: ignore[assignment]
+            else:
+                observed.worker_job = child  # type: ignore[assignment]
+        creation.error = "; ".join(errors) or None
+        return creation
 
-    async def _apply(self, obj: Service | Job, uid: str) -> Service | Job | str:
-        """Creates one child. Create, not apply: a child is written once (tests are
-        immutable), and an object of the same name that is not this test's must never be
-        taken over or changed (a user's Service, or a reference operator's leftover Job)."""
+    async def _apply(self, obj: Service | Job, uid: str) -> tuple[str, Service | Job | None]:
+        """Creates one child: ("created", it), ("adopted", the existing one), or (why, None).
+
+        Create, not apply: a child is written once (tests are immutable), and an object of
+        the same name that this test does not control must never be taken over or changed
+        (a user's Service, or a leftover of an earlier test). One this test controls is
+        adopted as it is: the cache was behind, or the reference operator created it before
+        a switch-over (its Service carries no label our informers select on, so it is found
+        here, by its owner reference, on every round)."""
         assert obj.metadata is not None and obj.metadata.name
         name, kind = obj.metadata.name, obj.kind
         try:
             created: Service | Job = await self._client.create(obj)
         except ApiError as error:
             if error.status.code != 409:
-                return f"creating {kind} {name} failed: {error.status.message}"
-            # AlreadyExists: ours when the cache is behind; anything else is in the way.
+                return f"creating {kind} {name} failed: {error.status.message}", None
             existing = await self._client.get(type(obj), name, namespace=obj.metadata.namespace)
             if is_controlled_by(existing, uid):
-                return existing
+                return "adopted", existing
             return (
                 f"{kind} {name} already exists and does not belong to this LocustTest; "
                 "delete or rename it, or rename the test"
-            )
-        return created
+            ), None
+        return "created", created
+
+    async def _emit(self, test: Mapping[str, Any], intents: Sequence[EventIntent]) -> None:
+        for intent in intents:
+            await self._recorder.emit(_involved(test), intent.type, intent.reason, intent.message)
 
     async def _add_finalizer(self, test: Mapping[str, Any]) -> dict[str, Any] | None:
         meta = test["metadata"]
@@ -327,12 +373,7 @@ class LocustTestReconciler:
         meta = test["metadata"]
         if FINALIZER not in (meta.get("finalizers") or []):
             return
-        await self._recorder.emit(
-            _involved(test),
-            "Normal",
-            "Deleting",
-            "LocustTest deleted; its Service and Jobs are removed by garbage collection",
-        )
+        await self._recorder.emit(_involved(test), "Normal", DELETING, DELETING_MESSAGE)
         remaining = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         await self._patch_metadata(test, {"finalizers": remaining})
         log.info("deleted; its children go with it")

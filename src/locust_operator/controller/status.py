@@ -1,9 +1,12 @@
 """Compute a LocustTest's .status from what the reconciler observed: pure and deterministic.
 
-Phases follow the reference operator: Pending -> Running (the master Job has an active
-pod) -> Succeeded / Failed (the master Job finished, or its pods kept failing past the
-startup grace period). Terminal phases are final. Conditions use the reference's types
-and reasons, and keep their lastTransitionTime while their status stays the same.
+Phases: Pending -> Running (the master Job has a running pod) -> Succeeded / Failed (the
+master Job's verdict, or a pod problem that outlasted the startup grace period). The
+master Job's verdict is final. A test failed by pods that never started (missing
+ConfigMap, image pull, scheduling) is final too unless they start after all: when its
+master runs and no pod has a problem, it resumes as Running (see ``resumable``).
+Conditions use the reference's types and reasons, and keep their lastTransitionTime while
+their status stays the same.
 
 The schema of .status is declared in ``api/status.py``, its words in ``api/conditions.py``;
 this module only decides the values.
@@ -86,11 +89,14 @@ def compute_status(
 ) -> StatusResult:
     previous = previous or {}
     stamp = format_time(now)
-    if previous.get("phase") in TERMINAL_PHASES:
+    if is_final(previous, observed.master_job):
         return StatusResult(_final_status(previous, observed, stamp), requeue_after=None)
 
-    health = analyze_pods(observed.pods, observed.missing_config_maps, now, grace_period)
     outcome = job_outcome(observed.master_job)
+    # The grace period is for pods that are starting; a finished test's pods are judged
+    # as they are (a quick test must not end on "Pods are starting up").
+    grace = grace_period if outcome is None else timedelta(0)
+    health = analyze_pods(observed.pods, observed.missing_config_maps, now, grace)
     phase = _phase(previous.get("phase"), observed, outcome, health)
     connected = _active(observed.worker_job)
 
@@ -110,7 +116,9 @@ def compute_status(
     fresh = {
         READY: _ready(phase, observed),
         WORKERS_CONNECTED: _workers_connected(observed, connected),
-        TEST_COMPLETED: _test_completed(phase, outcome, observed.master_job, health, bool(start)),
+        TEST_COMPLETED: _test_completed(
+            phase, outcome, observed.master_job, health, bool(start), old.get(TEST_COMPLETED)
+        ),
         PODS_HEALTHY: (health.status, health.reason, health.message),
     }
     conditions = {
@@ -155,6 +163,30 @@ def conditions_by_type(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]
 # --- phase -------------------------------------------------------------------------------
 
 
+def is_final(previous: Mapping[str, Any], master_job: Job | None) -> bool:
+    """Whether the previous status can no longer change (but for SpecDrifted)."""
+    phase = previous.get("phase")
+    if phase == SUCCEEDED:
+        return True
+    return phase == FAILED and not resumable(previous, master_job)
+
+
+def resumable(previous: Mapping[str, Any], master_job: Job | None) -> bool:
+    """A Failed test may still resume when it was failed by pods that never started
+    (PodsHealthy reports a waiting failure) and its master Job is still there and has not
+    failed: its pods start by themselves once the cause is fixed outside the test, and a
+    success of the master Job since then is taken. The master Job's failure, containers
+    that ran and failed, and a master Job gone (TTL) are final."""
+    if previous.get("phase") != FAILED or master_job is None:
+        return False
+    if job_outcome(master_job) == FAILED:
+        return False
+    pods_healthy = conditions_by_type(previous).get(PODS_HEALTHY) or {}
+    return pods_healthy.get("status") == "False" and pods_healthy.get("reason") in (
+        WAITING_FAILURES
+    )
+
+
 def _phase(
     previous_phase: str | None, observed: Observed, outcome: Outcome | None, health: PodHealth
 ) -> str:
@@ -162,21 +194,19 @@ def _phase(
         return PENDING
     if outcome is not None:
         return outcome
-    if fails_test(health):
+    # Past the grace period every pod problem fails the test: a CI job waiting for an
+    # outcome gets one instead of hanging.
+    if health.failing:
         return FAILED
     if _master_running(observed):
-        return RUNNING
+        return RUNNING  # also a resumed test: its pods started after all
+    if previous_phase == FAILED:
+        return FAILED  # the cause may be gone, but nothing runs yet
     # Between the master pod exiting and the Job recording how it ended, or while a lost
     # master pod is replaced, a started test is still running, not pending again.
     if previous_phase == RUNNING and observed.master_job is not None:
         return RUNNING
     return PENDING
-
-
-def fails_test(health: PodHealth) -> bool:
-    """Pods that keep failing past the grace period fail the test, unless they are only
-    waiting for something the user can still fix outside the (immutable) LocustTest."""
-    return health.failing and health.reason not in WAITING_FAILURES
 
 
 def _master_running(observed: Observed) -> bool:
@@ -236,14 +266,23 @@ def _workers_connected(observed: Observed, connected: int) -> ConditionValue:
 
 
 def _test_completed(
-    phase: str, outcome: Outcome | None, master_job: Job | None, health: PodHealth, started: bool
+    phase: str,
+    outcome: Outcome | None,
+    master_job: Job | None,
+    health: PodHealth,
+    started: bool,
+    previous: Mapping[str, Any] | None,
 ) -> ConditionValue:
     if outcome == SUCCEEDED:
         return "True", TEST_SUCCEEDED, "Test completed successfully"
     if outcome == FAILED:
         return "True", TEST_FAILED, _job_failure_message(master_job)
-    if phase == FAILED:  # the pods kept failing; the master Job itself never finished
-        return "False", TEST_FAILED, health.message
+    if phase == FAILED:  # a pod problem; the master Job itself has no verdict
+        if health.failing:
+            return "True", TEST_FAILED, f"Test failed: {health.message}"
+        # Failed earlier and the problem is gone, but nothing runs yet: the failure stands.
+        kept = previous.get("message") if previous else None
+        return "True", TEST_FAILED, str(kept or "Test failed")
     if started:  # also while Pending again, for children recreated mid-test
         return "False", TEST_IN_PROGRESS, "Test is running"
     return "False", TEST_IN_PROGRESS, "Test has not started"

@@ -70,7 +70,7 @@ def test_printer_columns() -> None:
 
     assert columns("v2") == [
         ("PHASE", "string", ".status.phase", 0),
-        ("WORKERS", "integer", ".spec.worker.replicas", 0),
+        ("WORKERS", "integer", ".status.expectedWorkers", 0),  # not a later, ignored edit
         ("CONNECTED", "integer", ".status.connectedWorkers", 0),
         ("RPS", "number", ".status.results.currentRps", 0),
         ("FAILURES", "integer", ".status.results.failures", 0),

@@ -156,3 +156,6 @@ class RecordedEvents:
 
     def reasons(self) -> list[str]:
         return [reason for _, reason, _ in self.events]
+
+    def messages(self, reason: str) -> list[str]:
+        return [message for _, kind, message in self.events if kind == reason]

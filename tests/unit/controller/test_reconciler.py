@@ -9,16 +9,19 @@ from typing import Any, cast
 
 import pytest
 from lightkube import AsyncClient
+from lightkube.models.batch_v1 import JobCondition, JobStatus
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod, Service
 
 from locust_operator.api.conditions import (
     CONFIGURATION_ERROR,
+    FAILED,
     PENDING,
     READY,
     RESOURCES_CREATED,
     RESOURCES_CREATING,
     RESOURCES_FAILED,
+    RUNNING,
 )
 from locust_operator.config import OperatorConfig
 from locust_operator.controller.reconciler import (
@@ -93,7 +96,13 @@ async def test_a_new_test_gets_its_finalizer_and_children_then_its_status() -> N
     assert setup.test["status"]["phase"] == PENDING
     ready = setup.condition(READY)
     assert (ready["status"], ready["reason"]) == ("True", RESOURCES_CREATED)
-    assert setup.events.reasons() == ["Created"]
+    # One per child as the reference writes them, then ours once all exist.
+    assert setup.events.messages("Created") == [
+        "Created Service demo-master",
+        "Created Job demo-master",
+        "Created Job demo-worker",
+        "All resources created",
+    ]
 
 
 async def test_a_steady_test_is_not_written_again() -> None:
@@ -116,7 +125,11 @@ async def test_a_child_the_cache_has_not_seen_yet_is_taken_as_ours() -> None:
     setup.kube.uncached.clear()
     await setup.reconcile()
     assert setup.condition(READY)["reason"] == RESOURCES_CREATED
-    assert setup.events.reasons() == ["Created"]
+    assert setup.events.messages("Created") == [
+        "Created Service demo-master",
+        "Created Job demo-master",
+        "All resources created",
+    ]
 
 
 async def test_a_foreign_object_in_the_way_fails_creation_and_is_left_untouched() -> None:
@@ -204,7 +217,10 @@ async def test_a_deleted_child_is_recreated_from_the_spec_the_test_started_with(
     assert rebuilt is not None and rebuilt["spec"] == started_with
     assert setup.test["status"]["phase"] == PENDING
     assert setup.condition(READY)["reason"] == RESOURCES_CREATING
-    assert "ResourceDeleted" in setup.events.reasons()
+    assert setup.events.messages("ResourceDeleted") == [
+        "Worker Job demo-worker was deleted externally, will attempt recreation"
+    ]
+    assert setup.events.messages("Created")[-1] == "Created Job demo-worker"
     assert setup.condition("SpecDrifted")["status"] == "True"
 
 
@@ -214,7 +230,8 @@ async def test_deletion_records_an_event_and_releases_the_finalizer() -> None:
     setup.test["metadata"]["deletionTimestamp"] = NOW.isoformat()
     assert await setup.reconcile() == Result()
     assert FINALIZER not in setup.test["metadata"]["finalizers"]
-    assert setup.events.reasons() == ["Deleting"]
+    assert setup.events.reasons()[-1] == "Deleting"
+    assert setup.events.messages("Deleting") == ["LocustTest and owned resources being cleaned up"]
 
 
 async def test_a_stale_deletion_conflicts() -> None:
@@ -256,4 +273,53 @@ async def test_a_missing_config_map_is_named_once_the_grace_period_is_over() -> 
     assert (health["status"], health["reason"]) == ("False", CONFIGURATION_ERROR)
     assert 'ConfigMap "scripts"' in health["message"]
     assert setup.kube.reads == [("ConfigMap", "scripts")]
-    assert setup.test["status"]["phase"] == PENDING  # waits for the ConfigMap
+    assert setup.test["status"]["phase"] == FAILED  # a CI job waiting for it gets an outcome
+
+    # Still looked up while Failed: the test resumes once the pods start.
+    setup.now += timedelta(seconds=30)
+    await setup.reconcile()
+    assert setup.kube.reads == [("ConfigMap", "scripts")] * 2
+
+
+def _as_the_reference_created(child: Service | Job) -> Service | Job:
+    """A child shaped as the reference operator creates it: owned by the test, without our
+    annotations; its Service without labels (its Jobs get theirs from their pods)."""
+    assert child.metadata is not None
+    child.metadata.annotations = None
+    if isinstance(child, Service):
+        child.metadata.labels = None
+    return child
+
+
+async def test_children_the_reference_created_are_adopted_not_recreated() -> None:
+    """Switching over while a test runs: the reference wrote its status and children."""
+    test = locust_test()
+    test["metadata"]["finalizers"] = [FINALIZER]
+    test["status"] = {
+        "phase": RUNNING,
+        "conditions": [{"type": READY, "status": "True", "reason": RESOURCES_CREATED}],
+    }
+    setup = Setup(test)
+    built = build_children(setup.test, OperatorConfig())
+    for child in (built.service, built.master_job, built.worker_job):
+        setup.kube.add(_as_the_reference_created(child))
+    # Our informers select on a label the reference's Service does not carry.
+    setup.kube.uncached.add(("Service", NS, "demo-master"))
+    master = setup.kube.child("Job", NS, "demo-master")
+    master.status = JobStatus(active=1, ready=1)
+
+    for _ in range(2):
+        assert await setup.reconcile() == Result()
+        assert not [w for w in setup.kube.writes if w[0] == "create"]
+        assert setup.test["status"]["phase"] == RUNNING
+        assert setup.condition(READY)["reason"] == RESOURCES_CREATED
+    assert "ResourceDeleted" not in setup.events.reasons()
+    assert "Created" not in setup.events.reasons()
+
+    master.status = JobStatus(
+        succeeded=1,
+        conditions=[JobCondition(type="Complete", status="True")],
+    )
+    await setup.reconcile()
+    assert setup.test["status"]["phase"] == "Succeeded"
+    assert setup.events.reasons() == ["TestCompleted"]

@@ -156,9 +156,9 @@ PHASE_TRANSITIONS: list[tuple[str, str | None, Observed, str]] = [
     ("jobs without pods", "Pending", just_created(), "Pending"),
     ("master running", "Pending", running(), "Running"),
     (
-        "master active but unschedulable",
+        "master active but unschedulable, within the grace period",
         "Pending",
-        running(pods=[pod(phase="Pending", unschedulable="0/1 nodes")]),
+        running(pods=[pod(phase="Pending", unschedulable="0/1 nodes", created=YOUNG)]),
         "Pending",
     ),
     (
@@ -221,25 +221,31 @@ PHASE_TRANSITIONS: list[tuple[str, str | None, Observed, str]] = [
         "Running",
     ),
     (
-        "image pull failure waits in Pending",
+        "image pull failure past the grace period",
         "Pending",
         running(pods=[image_pull_failing()]),
+        "Failed",
+    ),
+    (
+        "image pull failure within the grace period",
+        "Pending",
+        running(pods=[image_pull_failing(created=YOUNG)]),
         "Pending",
     ),
     (
-        "missing ConfigMap waits in Pending",
+        "missing ConfigMap past the grace period",
         "Pending",
         running(
             pods=[pod(phase="Pending", containers=[container(waiting="ContainerCreating")])],
             missing_config_maps=["scripts"],
         ),
-        "Pending",
+        "Failed",
     ),
     (
         "unschedulable worker while running",
         "Running",
         running(pods=[pod(), worker_pod(phase="Pending", unschedulable="no nodes")]),
-        "Running",
+        "Failed",
     ),
     ("creation failed", None, nothing(creation_error="forbidden"), "Pending"),
 ]
@@ -481,8 +487,8 @@ def test_pod_failure_fails_the_test_with_its_message() -> None:
     pods_healthy = condition(status, "PodsHealthy")
     assert (pods_healthy["status"], pods_healthy["reason"]) == ("False", "CrashLoopBackOff")
     completed = condition(status, "TestCompleted")
-    assert (completed["status"], completed["reason"]) == ("False", "TestFailed")
-    assert completed["message"] == pods_healthy["message"]
+    assert (completed["status"], completed["reason"]) == ("True", "TestFailed")
+    assert completed["message"] == "Test failed: " + pods_healthy["message"]
     assert "demo-worker-fghij" in completed["message"]
     assert summary(status, "Ready") == ("False", "ResourcesFailed")
 

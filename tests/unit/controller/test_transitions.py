@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from locust_operator.controller.status import Observed, compute_status
-from locust_operator.controller.transitions import EventIntent, transition_events
+from locust_operator.controller.transitions import (
+    ChildRef,
+    EventIntent,
+    creation_events,
+    transition_events,
+)
 from tests.unit.controller.builders import (
     GRACE,
     NOW,
@@ -88,7 +93,7 @@ TRANSITIONS: list[tuple[str, Observed, Observed, list[tuple[str, str]]]] = [
         "pods cannot pull their image",
         just_created(),
         running(pods=[pod(phase="Pending", containers=[container(waiting="ErrImagePull")])]),
-        [("Warning", "PodFailure")],
+        [("Warning", "PodFailure"), ("Warning", "TestFailed")],
     ),
     ("spec edited", running(), running(generation=2), [("Warning", "SpecDrifted")]),
     ("spec edited again", running(generation=2), running(generation=3), []),
@@ -137,16 +142,24 @@ def test_pod_failure_message_is_the_condition_message() -> None:
     assert "100%s" in failure.message
 
 
-def test_recreated_children_get_one_event_each() -> None:
+def test_recreated_children_get_one_event_each_in_the_references_words() -> None:
     before = step(None, running())
-    after = step(before, running(recreated=["demo-master", "demo-worker"]))
-    intents = transition_events(before, after, ["demo-master", "demo-worker"])
+    after = step(before, running(recreated=["Service demo-master", "Job demo-worker"]))
+    recreated = [
+        ChildRef("Service", "demo-master", "master"),
+        ChildRef("Job", "demo-worker", "worker"),
+    ]
+    intents = transition_events(before, after, recreated)
     assert intents == [
         EventIntent(
-            "Warning", "ResourceDeleted", "demo-master was deleted externally and was recreated"
+            "Warning",
+            "ResourceDeleted",
+            "Master Service demo-master was deleted externally, will attempt recreation",
         ),
         EventIntent(
-            "Warning", "ResourceDeleted", "demo-worker was deleted externally and was recreated"
+            "Warning",
+            "ResourceDeleted",
+            "Worker Job demo-worker was deleted externally, will attempt recreation",
         ),
     ]
     back = step(after, running(), 5)
@@ -164,3 +177,34 @@ def test_spec_drift_event_carries_the_condition_message() -> None:
 def test_empty_previous_is_no_previous() -> None:
     status = step(None, running())
     assert transition_events({}, status, ()) == transition_events(None, status, ())
+
+
+def test_one_created_event_per_child_as_the_reference_writes_them() -> None:
+    created = [
+        ChildRef("Service", "demo-master", "master"),
+        ChildRef("Job", "demo-master", "master"),
+        ChildRef("Job", "demo-worker", "worker"),
+    ]
+    assert creation_events(created) == [
+        EventIntent("Normal", "Created", "Created Service demo-master"),
+        EventIntent("Normal", "Created", "Created Job demo-master"),
+        EventIntent("Normal", "Created", "Created Job demo-worker"),
+    ]
+    assert creation_events([]) == []
+
+
+def test_a_test_failed_by_waiting_pods_that_resumes_says_so() -> None:
+    stuck = pod(phase="Pending", containers=[container(waiting="ErrImagePull")])
+    failed = step(step(None, just_created()), running(pods=[stuck]))
+    assert failed["phase"] == "Failed"
+    resumed = step(failed, running(), 60)
+    assert resumed["phase"] == "Running"
+    assert transition_events(failed, resumed, ()) == [
+        EventIntent(
+            "Normal",
+            "TestStarted",
+            "Load test resumed: its pods started after the failure was reported",
+        )
+    ]
+    done = step(resumed, running(master_job=job(conditions=("Complete",))), 90)
+    assert reasons(transition_events(resumed, done, ())) == ["TestCompleted"]
