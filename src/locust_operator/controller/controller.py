@@ -3,8 +3,8 @@
 Informers watch LocustTests and, label-selected (only ours), the Services, Jobs and Pods
 the operator creates. Every change is mapped to the owning LocustTest's key (Pod -> Job
 -> LocustTest) and queued; N workers reconcile keys, never one key twice at once. A
-periodic resync re-queues every test so that timers and pod health are re-checked even
-when nothing changes.
+periodic resync re-queues every test that can still change (not final) so that timers and
+pod health are re-checked even when nothing changes.
 
 The informers run on every replica (a standby's warm caches make failover quick); the
 workers and the resync run only while ``run_workers()`` does, i.e. on the leader. Until
@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from lightkube import AsyncClient
@@ -35,6 +35,7 @@ from locust_operator.controller.reconciler import (
     LocustTestResource,
     Result,
 )
+from locust_operator.controller.status import is_final
 from locust_operator.kube.events import EventRecorder
 from locust_operator.kube.informer import EventType, Informer, wait_for_cache_sync
 from locust_operator.kube.owners import controller_name
@@ -50,7 +51,7 @@ from locust_operator.metrics import (
     WORKQUEUE_DEPTH,
     WORKQUEUE_WAIT_SECONDS,
 )
-from locust_operator.resources import OPERATOR_SELECTOR, TEST_NAME_LABEL
+from locust_operator.resources import OPERATOR_SELECTOR, TEST_NAME_LABEL, master_job_name
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,14 @@ def _results_poller(client: AsyncClient, config: OperatorConfig, controller: Con
         jobs=controller.jobs,
         enqueue=enqueue,
     )
+
+
+def needs_resync(test: Mapping[str, Any], master_job: Job | None) -> bool:
+    """Whether the periodic resync should look at a test. A final one (Succeeded, or Failed
+    for good) has no timer or pod health left to re-check; what can still change it (a
+    spec edit, a deleted child, its deletion) arrives as an event and queues it anyway."""
+    status = test.get("status")
+    return not is_final(status if isinstance(status, Mapping) else {}, master_job)
 
 
 class KeyReconciler(Protocol):
@@ -322,11 +331,22 @@ class Controller:
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self._config.resync_period_seconds)
-            for key in self.tests.test_keys():
-                # A key waiting out its retry backoff comes back when the backoff ends:
-                # the resync must not turn a failing test into a loop at its period.
-                if self.queue.num_requeues(key) == 0:
-                    self.queue.add(key)
+            self.resync_once()
+
+    def resync_once(self) -> None:
+        """Queues every cached test that a timer or pod health may still change."""
+        for key in self.tests.test_keys():
+            # A key waiting out its retry backoff comes back when the backoff ends:
+            # the resync must not turn a failing test into a loop at its period.
+            if self.queue.num_requeues(key) == 0 and self._may_change(key):
+                self.queue.add(key)
+
+    def _may_change(self, key: Key) -> bool:
+        test = self.tests.get(*key)
+        if test is None:
+            return False
+        namespace, name = key
+        return needs_resync(test, self.jobs.get(namespace, master_job_name(name)))
 
     async def _worker(self) -> None:
         while True:

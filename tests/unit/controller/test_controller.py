@@ -12,6 +12,7 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod
 from prometheus_client import REGISTRY
 
+from locust_operator.api.conditions import CONFIGURATION_ERROR
 from locust_operator.config import OperatorConfig
 from locust_operator.controller.controller import (
     STATUS_COALESCE_SECONDS,
@@ -224,3 +225,45 @@ async def test_scrape_time_metrics_read_the_cache_and_the_queue(controller: Cont
     controller._on_test("ADDED", locusttest(name="a"))
     controller._on_test("ADDED", locusttest(name="b"))
     assert sample("locust_operator_workqueue_depth") == 2
+
+
+def master_job(*, failed: bool = False) -> Job:
+    conditions = [{"type": "Failed", "status": "True"}] if failed else []
+    return Job.from_dict(
+        {
+            "metadata": {"namespace": "ns", "name": "t-master"},
+            "status": {"conditions": conditions},
+        }
+    )
+
+
+async def test_the_resync_leaves_final_tests_alone(controller: Controller) -> None:
+    store = controller.tests.informers[0].store
+    waiting = {
+        "type": "PodsHealthy",
+        "status": "False",
+        "reason": CONFIGURATION_ERROR,
+    }
+    for name, status in (
+        ("running", {"phase": "Running"}),
+        ("new", None),
+        ("succeeded", {"phase": "Succeeded"}),
+        ("failed", {"phase": "Failed"}),
+        # Failed by pods that never started, master Job still there: may still resume.
+        ("resumable", {"phase": "Failed", "conditions": [waiting]}),
+    ):
+        test = locusttest(name=name)
+        if status is not None:
+            test["status"] = status
+        store.put(test)
+    job = master_job()
+    assert job.metadata is not None
+    job.metadata.name = "resumable-master"
+    controller.jobs.informers[0].store.put(job)
+
+    controller.resync_once()
+
+    queued = set()
+    while len(controller.queue):
+        queued.add(await take(controller))
+    assert queued == {("ns", "running"), ("ns", "new"), ("ns", "resumable")}
