@@ -16,10 +16,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from locust_operator.api.conditions import (
+    ALL_WORKERS_CONNECTED,
     FAILED,
     MASTER_UNREACHABLE,
     RESULTS_AVAILABLE,
     RESULTS_READ,
+    RUNNING,
     SUCCEEDED,
     TERMINAL_PHASES,
     TEST_COMPLETED,
@@ -29,6 +31,8 @@ from locust_operator.api.conditions import (
     THRESHOLDS_MET,
     THRESHOLDS_NOT_EVALUATED,
     THRESHOLDS_PASSED,
+    WORKERS_CONNECTED,
+    WORKERS_MISSING,
 )
 from locust_operator.api.results import MAX_ENDPOINT_ROWS, MAX_NAME_LENGTH
 from locust_operator.api.thresholds import Verdict, evaluate_all
@@ -214,6 +218,32 @@ def _get_condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any] | 
     return None
 
 
+def _locust_workers(
+    previous: Mapping[str, Any],
+    out: dict[str, Any],
+    results: Mapping[str, Any],
+    generation: int,
+    stamp: str,
+) -> None:
+    """While the master answers, connected workers are Locust's own count (before that,
+    and when it does not answer, the worker Job's active pods, as computed)."""
+    workers = results.get("workers")
+    if out.get("phase") != RUNNING or results.get("error") or results.get("final"):
+        return
+    if not isinstance(workers, int) or isinstance(workers, bool):
+        return
+    expected = int(out.get("expectedWorkers") or 0)
+    out["connectedWorkers"] = workers
+    message = f"{workers}/{expected} workers connected (as the Locust master counts them)"
+    value = (
+        ("True", ALL_WORKERS_CONNECTED, message)
+        if workers >= expected
+        else ("False", WORKERS_MISSING, message)
+    )
+    old = _get_condition(previous, WORKERS_CONNECTED)
+    _set_condition(out, _condition(WORKERS_CONNECTED, *value, generation, old, stamp))
+
+
 def failed_verdicts(verdicts: Sequence[Verdict]) -> str:
     failed = [v.message for v in verdicts if not v.met]
     return "; ".join(failed)
@@ -263,6 +293,7 @@ def apply_results(
             ),
         )
     final = bool(results.get("final"))
+    _locust_workers(previous, out, results, generation, stamp)
     ended_by = results.get("endedBy") if final else None
     if ended_by and out.get("phase") not in TERMINAL_PHASES:
         failures = int(results.get("failures") or 0)

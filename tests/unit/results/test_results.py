@@ -248,3 +248,22 @@ def test_finished_results_become_bounded_metrics() -> None:
         f'test="t{newest}"}} 27.0'
     ) in text
     assert f'locust_operator_test_thresholds_met{{namespace="team-a",test="t{newest}"}} 0.0' in text
+
+
+def test_workers_connected_is_locusts_count_once_the_master_answers() -> None:
+    live = live_results(parse_stats(payload("stats-running.json")))  # worker_count 1
+    computed = {
+        **running_status(),
+        "expectedWorkers": 2,
+        "connectedWorkers": 2,  # the worker Job's active pods
+        "conditions": [{"type": "WorkersConnected", "status": "True", "reason": "x"}],
+    }
+    out = apply_results({**running_status(), "results": live}, computed, [], 1, STAMP)
+    assert out["connectedWorkers"] == 1
+    wc = conditions(out)["WorkersConnected"]
+    assert (wc["status"], wc["reason"]) == ("False", "WorkersMissing")
+    assert wc["message"].startswith("1/2 workers connected")
+    # Unreachable: the pods' count stands.
+    broken = {**live, "error": "refused"}
+    out = apply_results({**running_status(), "results": broken}, computed, [], 1, STAMP)
+    assert out["connectedWorkers"] == 2
