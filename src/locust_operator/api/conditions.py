@@ -89,7 +89,9 @@ WORKERS_MISSING: Final = "WorkersMissing"
 
 _WORKERS_CONNECTED = ConditionType(
     WORKERS_CONNECTED,
-    "Active worker pods against `spec.worker.replicas` (message `N/M workers connected`).",
+    "Active worker pods against `spec.worker.replicas` (message `N/M workers connected`); "
+    "while the Locust master's web API answers, the workers connected as the master counts "
+    "them.",
     (
         Reason(WAITING_FOR_WORKERS, "The worker Job does not exist yet.", "False"),
         Reason(ALL_WORKERS_CONNECTED, "As many active worker pods as expected.", "True"),

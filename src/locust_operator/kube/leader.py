@@ -36,6 +36,8 @@ from lightkube.models.coordination_v1 import LeaseSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.coordination_v1 import Lease
 
+from locust_operator.kube.reachability import reachability
+
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_NAME = "locust-k8s-operator.locust.io"
@@ -205,6 +207,8 @@ class LeaderElector:
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
+        # A lost apiserver is one line from the tracker, not one per attempt of a standby.
+        self._apiserver = reachability(getattr(store, "_client", None))
         self.config = config
         self._monotonic = monotonic
         self._wall_clock = wall_clock
@@ -324,7 +328,8 @@ class LeaderElector:
         except TimeoutError:
             log.warning("lease %s: no answer within %.1fs", self.lease, within)
         except Exception as error:
-            log.warning("lease %s: %s", self.lease, _describe(error))
+            if not self._apiserver.failed(error, f"lease {self.lease}"):
+                log.warning("lease %s: %s", self.lease, _describe(error))
         return False
 
     async def release(self) -> bool:
