@@ -78,6 +78,13 @@ class LocustTestStatus:
     )
     start_time: str | None = prop("When the test started.", format="date-time")
     completion_time: str | None = prop("When the test completed.", format="date-time")
+    applied_spec_digest: str | None = prop(
+        "SHA-256 of the spec the test's children were built from (sha256:<hex>). A deleted "
+        "child is rebuilt only from a spec with this digest, never from what its siblings' "
+        "annotations claim.",
+        max_length=71,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+    )
     conditions: list[Condition] | None = prop(
         "Latest available observations of the test's state (Ready, PodsHealthy, SpecDrifted, "
         "...), one entry per condition type.",

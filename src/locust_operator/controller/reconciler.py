@@ -40,16 +40,18 @@ from locust_operator.controller.transitions import (
     creation_events,
     transition_events,
 )
+from locust_operator.kube.dry_run import dry_run
 from locust_operator.kube.events import EmitsEvents, InvolvedObject
 from locust_operator.kube.owners import controller_uid, is_controlled_by
 from locust_operator.resources import (
     ROLE_LABEL,
     TEST_NAME_LABEL,
     Children,
-    as_built,
     build_children,
     master_job_name,
     master_service_name,
+    spec_digest,
+    trusted_built,
     worker_job_name,
 )
 from locust_operator.resources.references import config_map_names
@@ -93,6 +95,9 @@ class Creation:
     """What creating the missing children did."""
 
     error: str | None = None  # why some child could not be created
+    # The apiserver refuses a child as invalid (or the spec cannot be read): permanent,
+    # the test fails instead of being retried.
+    refused: bool = False
     created: list[ChildRef] = field(default_factory=list)
     # Found already there and owned by this test: the cache was behind, or another
     # operator (the reference) created it, unlabelled, before a switch-over.
@@ -122,6 +127,29 @@ async def _nothing() -> None:
 def _is_master(child: Job) -> bool:
     labels = (child.metadata.labels if child.metadata else None) or {}
     return labels.get(ROLE_LABEL) == "master"
+
+
+# status.appliedSpecDigest: the digest of the spec the children were built from. Only the
+# operator writes status; a child's recorded spec is used only when it matches.
+APPLIED_SPEC_DIGEST = "appliedSpecDigest"
+UNTRUSTED_SPEC = (
+    "cannot recreate the missing children: the spec was edited since the test started, and "
+    "the copy of the spec it started with on its remaining children was altered, removed "
+    "or too large to keep (over 64 KiB); delete the LocustTest and create it again"
+)
+
+
+def _unreadable(error: ValueError) -> str:
+    return (
+        f"the spec cannot be used: {error}; delete the LocustTest and create it again "
+        "with a valid spec"
+    )
+
+
+def _replicas(spec: Any) -> int:
+    worker = spec.get("worker") if isinstance(spec, Mapping) else None
+    replicas = worker.get("replicas") if isinstance(worker, Mapping) else None
+    return replicas if isinstance(replicas, int) and not isinstance(replicas, bool) else 0
 
 
 def _child_ref(child: Service | Job) -> ChildRef:
@@ -175,15 +203,26 @@ class LocustTestReconciler:
             )
             return Result(requeue_after=FOREIGN_CHILD_RETRY_SECONDS)
 
-        built_test = self._built_test(test, observed)
-        missing = [] if terminal else self._missing(built_test, observed)
+        built_test, trusted = self._built_test(test, observed)
+        unreadable: Creation | None
+        try:
+            missing = [] if terminal else self._missing(built_test, observed)
+            if missing and not trusted:
+                raise ValueError(UNTRUSTED_SPEC)
+        except ValueError as error:
+            # Stored before validation covered it (e.g. through a v1 annotation): no retry
+            # can read it; the test fails, saying why.
+            message = str(error) if not trusted else _unreadable(error)
+            missing, unreadable = [], Creation(error=message, refused=True)
+        else:
+            unreadable = None
         # The finalizer and the children are independent writes: send them together, so a
         # new test's children exist one round trip after it was seen.
         patched, creation = await asyncio.gather(
             self._add_finalizer(test) if needs_finalizer else _nothing(),
             self._create(missing, observed, meta["uid"]) if missing else _nothing(),
         )
-        creation = creation or Creation()
+        creation = creation or unreadable or Creation()
         creation_error = creation.error
         if needs_finalizer:
             if patched is None:
@@ -210,21 +249,27 @@ class LocustTestReconciler:
         state = Observed(
             generation=int(meta.get("generation") or 0),
             built_from_generation=built_generation if observed.existing() else None,
-            expected_workers=int(spec["worker"]["replicas"]),
+            expected_workers=_replicas(spec),
             service=observed.service,
             master_job=observed.master_job,
             worker_job=observed.worker_job,
             pods=pods,
             missing_config_maps=missing_config_maps,
             creation_error=creation_error,
+            creation_refused=creation.refused,
             recreated=[f"{c.kind} {c.name}" for c in recreated],
         )
         result = compute_status(previous, state, now, self._grace_period)
         result = with_results(result, previous, spec, now)  # status.results, thresholds
+        digest = previous.get(APPLIED_SPEC_DIGEST)
+        if digest is None and observed.existing() and trusted:
+            digest = spec_digest(spec)
+        if digest is not None:
+            result.status[APPLIED_SPEC_DIGEST] = digest
         if status_changed(previous, result.status):
             await self._write_status(test, previous, result.status)
             await self._emit(test, transition_events(previous, result.status, recreated))
-        if creation_error is not None:
+        if creation_error is not None and not creation.refused:
             raise ChildCreationFailed(creation_error)
         return Result(requeue_after=result.requeue_after)
 
@@ -260,13 +305,17 @@ class LocustTestReconciler:
             key=lambda p: p.metadata.name if p.metadata and p.metadata.name else "",
         )
 
-    def _built_test(self, test: Mapping[str, Any], observed: ObservedChildren) -> dict[str, Any]:
-        """The test to build children from: as its surviving children recorded it, else now."""
-        for existing in observed.existing():
-            built = as_built(test, existing)
-            if built is not None:
-                return built
-        return dict(test)
+    def _built_test(
+        self, test: Mapping[str, Any], observed: ObservedChildren
+    ) -> tuple[dict[str, Any], bool]:
+        """The test to build children from (the spec it started with, known from what only
+        the operator writes) and True; else the test as it is, for the status only, and
+        False: nothing may be built from it."""
+        digest = (test.get("status") or {}).get(APPLIED_SPEC_DIGEST)
+        built = trusted_built(
+            test, observed.existing(), digest if isinstance(digest, str) else None
+        )
+        return (built, True) if built is not None else (dict(test), False)
 
     def _past_grace(self, pods: Sequence[Pod], now: datetime) -> bool:
         """Pod problems are only diagnosed after the grace period: no lookups before."""
@@ -316,6 +365,16 @@ class LocustTestReconciler:
     ) -> Creation:
         """Creates the missing children, all at once. Reports an error message instead of
         raising, so that the status can say it."""
+        # All or none: the apiserver judges every Job first (a dry run), so that a refused
+        # one never leaves a master without its workers or the reverse. (The Service's
+        # content comes from the test's name alone, which admission and the schema check.)
+        refusals, others = await dry_run(
+            self._client, [obj for obj in missing if isinstance(obj, Job)]
+        )
+        if refusals:
+            return Creation(error="; ".join(r.summary() for r in refusals), refused=True)
+        if others:  # e.g. a quota: retried with backoff, still all or none
+            return Creation(error="; ".join(f"creating failed: {e.status.message}" for e in others))
         results = await asyncio.gather(*(self._apply(obj, uid) for obj in missing))
         creation = Creation()
         errors = []

@@ -72,6 +72,8 @@ class Observed:
     pods: Sequence[Pod]  # the test's pods (master and workers)
     missing_config_maps: Sequence[str] = ()  # referenced ConfigMaps found missing
     creation_error: str | None = None  # creating children failed this round
+    # ... for good: the apiserver refuses a child as invalid (or the spec is unreadable).
+    creation_refused: bool = False
     recreated: Sequence[str] = ()  # children just recreated after going missing
 
 
@@ -121,6 +123,8 @@ def compute_status(
         ),
         PODS_HEALTHY: (health.status, health.reason, health.message),
     }
+    if observed.creation_refused:
+        fresh[TEST_COMPLETED] = ("True", TEST_FAILED, f"Test failed: {observed.creation_error}")
     conditions = {
         kind: _condition(kind, *value, observed.generation, old.get(kind), stamp)
         for kind, value in fresh.items()
@@ -190,6 +194,8 @@ def resumable(previous: Mapping[str, Any], master_job: Job | None) -> bool:
 def _phase(
     previous_phase: str | None, observed: Observed, outcome: Outcome | None, health: PodHealth
 ) -> str:
+    if observed.creation_refused:
+        return FAILED  # the test cannot start as written: it never will
     if observed.recreated:
         return PENDING
     if outcome is not None:
@@ -244,6 +250,8 @@ ConditionValue = tuple[ConditionStatus, str, str]
 
 
 def _ready(phase: str, observed: Observed) -> ConditionValue:
+    if observed.creation_refused and observed.creation_error:
+        return "False", RESOURCES_FAILED, observed.creation_error
     if phase == FAILED:
         return "False", RESOURCES_FAILED, "Test failed"
     if observed.creation_error:

@@ -15,7 +15,7 @@ from .labels import (
     SPEC_GENERATION_ANNOTATION,
     TEST_NAME_LABEL,
 )
-from .metadata import applied_spec, as_built, built_from_generation
+from .metadata import applied_spec, as_built, built_from_generation, spec_digest, trusted_built
 from .names import master_job_name, master_service_name, worker_job_name
 
 __all__ = [
@@ -34,5 +34,7 @@ __all__ = [
     "built_from_generation",
     "master_job_name",
     "master_service_name",
+    "spec_digest",
+    "trusted_built",
     "worker_job_name",
 ]

