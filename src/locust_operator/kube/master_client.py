@@ -88,8 +88,12 @@ class ProxyMasterClient:
     access: Access = "proxy"
 
     def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @property
+    def _http(self) -> Any:
         # lightkube (pinned <2) keeps its httpx client at _client._client.
-        self._http: Any = client._client._client
+        return self._client._client._client
 
     async def _send(
         self, method: str, namespace: str, service: str, path: str, limit: int
