@@ -178,6 +178,16 @@ class KafkaConfig:
 
 
 @dataclass(frozen=True)
+class SourceFetcherConfig:
+    """The init container that fetches a git or archive test source (resources/fetcher.py)."""
+
+    image: str = "localhost/locust-source-fetcher:v1"
+    pull_policy: str = "IfNotPresent"
+    # The largest archive download, unpacked archive or checkout it accepts.
+    max_bytes: int = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class OperatorConfig:
     """Everything the operator is configured with; the defaults are the reference's."""
 
@@ -187,6 +197,7 @@ class OperatorConfig:
     job_ttl_seconds_after_finished: int | None = None
     metrics_exporter: MetricsExporterConfig = MetricsExporterConfig()
     kafka: KafkaConfig = KafkaConfig()
+    source_fetcher: SourceFetcherConfig = SourceFetcherConfig()
     enable_affinity_cr_injection: bool = True
     enable_taint_tolerations_cr_injection: bool = True
     default_runtime_class_name: str | None = None
@@ -345,6 +356,20 @@ def _check_limits(env: _Env, resources: ResourceDefaults, prefixes: tuple[str, .
         )
 
 
+def _byte_size(env: _Env, name: str, default: int) -> int:
+    """A size in bytes written as a quantity (512Mi, 1G, 1000000); at least 1 KiB."""
+    value = env.raw(name)
+    if value is None:
+        return default
+    try:
+        size = parse_quantity(value.strip())
+    except ValueError:
+        size = Decimal(-1)
+    if size < 1024:
+        raise _invalid(name, value, "a size of at least 1Ki, such as 256Mi or 1Gi")
+    return int(size)
+
+
 def _load(env: _Env) -> OperatorConfig:
     pod = _read_resources(env, "POD_", UNIFIED_POD_DEFAULTS)
     master = _read_resources(env, "MASTER_POD_", ResourceDefaults())
@@ -379,6 +404,15 @@ def _load(env: _Env) -> OperatorConfig:
             sasl_jaas_config=env.text("KAFKA_SASL_JAAS_CONFIG", ""),
             username=env.text("KAFKA_USERNAME", ""),
             password=env.text("KAFKA_PASSWORD", ""),
+        ),
+        source_fetcher=SourceFetcherConfig(
+            image=env.text("TEST_SOURCE_FETCHER_IMAGE", SourceFetcherConfig.image),
+            pull_policy=env.choice(
+                "TEST_SOURCE_FETCHER_IMAGE_PULL_POLICY",
+                SourceFetcherConfig.pull_policy,
+                PULL_POLICIES,
+            ),
+            max_bytes=_byte_size(env, "TEST_SOURCE_MAX_SIZE", SourceFetcherConfig.max_bytes),
         ),
         enable_affinity_cr_injection=env.boolean(
             "ENABLE_AFFINITY_CR_INJECTION", OperatorConfig.enable_affinity_cr_injection

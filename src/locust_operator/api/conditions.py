@@ -132,12 +132,69 @@ IMAGE_PULL_ERROR: Final = "ImagePullError"
 SCHEDULING_ERROR: Final = "SchedulingError"
 CRASH_LOOP_BACK_OFF: Final = "CrashLoopBackOff"
 INITIALIZATION_ERROR: Final = "InitializationError"
+# A git or archive test source (api/sources.py) the fetcher init container could not put in
+# place; the fetcher (sourcefetch.py) reports the same words in its termination message.
+SOURCE_UNREACHABLE: Final = "SourceUnreachable"
+SOURCE_NOT_FOUND: Final = "SourceNotFound"
+SOURCE_REF_NOT_FOUND: Final = "SourceRefNotFound"
+SOURCE_AUTH_FAILED: Final = "SourceAuthFailed"
+SOURCE_DIGEST_MISMATCH: Final = "SourceDigestMismatch"
+SOURCE_TOO_LARGE: Final = "SourceTooLarge"
+SOURCE_INVALID: Final = "SourceInvalid"
+DEPENDENCY_INSTALL_FAILED: Final = "DependencyInstallFailed"
+SOURCE_FETCH_FAILED: Final = "SourceFetchFailed"
+_SOURCE_FAILURES: Final = (
+    Reason(
+        SOURCE_UNREACHABLE,
+        "The test source's host cannot be reached (DNS, connection, TLS, timeout, a 5xx).",
+        "False",
+    ),
+    Reason(SOURCE_NOT_FOUND, "No repository or archive at the source's URL (404).", "False"),
+    Reason(
+        SOURCE_REF_NOT_FOUND,
+        "testFiles.git.ref is no branch, tag or commit of the repository (the message lists "
+        "some that are).",
+        "False",
+    ),
+    Reason(
+        SOURCE_AUTH_FAILED,
+        "The source refused the credentials, or needs some (401/403, SSH key or host key "
+        "rejected): check testFiles.<source>.credentials.",
+        "False",
+    ),
+    Reason(
+        SOURCE_DIGEST_MISMATCH,
+        "The archive's SHA-256 differs from testFiles.archive.sha256 (both in the message).",
+        "False",
+    ),
+    Reason(
+        SOURCE_TOO_LARGE,
+        "The archive, unpacked archive or checkout is over the operator's limit "
+        "(TEST_SOURCE_MAX_SIZE).",
+        "False",
+    ),
+    Reason(
+        SOURCE_INVALID,
+        "The source is unusable: an unreadable archive, an unsafe path in it, a subPath "
+        "that is no directory.",
+        "False",
+    ),
+    Reason(
+        DEPENDENCY_INSTALL_FAILED,
+        "pip could not install the source's requirements.txt or testFiles.dependencies "
+        "(pip's error in the message).",
+        "False",
+    ),
+    Reason(SOURCE_FETCH_FAILED, "The fetcher failed otherwise (the message says how).", "False"),
+)
+SOURCE_FAILURE_REASONS: Final = tuple(reason.word for reason in _SOURCE_FAILURES)
 
 # When pods fail in several ways, the condition reports the most actionable one.
 FAILURE_PRIORITY: Final = (
     CONFIGURATION_ERROR,
     IMAGE_PULL_ERROR,
     SCHEDULING_ERROR,
+    *SOURCE_FAILURE_REASONS,
     CRASH_LOOP_BACK_OFF,
     INITIALIZATION_ERROR,
 )
@@ -178,6 +235,10 @@ _PODS_HEALTHY = ConditionType(
             "False",
         ),
         Reason(SCHEDULING_ERROR, "A pod cannot be scheduled. " + _WAITS, "False"),
+        *(
+            Reason(r.word, r.meaning + " Fails the test for good.", r.status)
+            for r in _SOURCE_FAILURES
+        ),
         Reason(
             CRASH_LOOP_BACK_OFF,
             "A Locust container crash-loops or exited with a non-zero code. Fails the test "

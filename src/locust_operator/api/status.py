@@ -14,6 +14,7 @@ from typing import Literal
 
 from .results import ReportRef, Results, ThresholdResult
 from .schema import prop
+from .sources import SourceStatus, source_status_prop
 
 Phase = Literal["Pending", "Running", "Succeeded", "Failed"]
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -97,3 +98,4 @@ class LocustTestStatus:
         "How each of spec.thresholds fared on the final results, in spec order."
     )
     report: ReportRef | None = prop("Where the test's Locust report (HTML and CSV) is kept.")
+    source: SourceStatus | None = source_status_prop()

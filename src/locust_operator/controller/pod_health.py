@@ -25,6 +25,7 @@ from locust_operator.api.conditions import (
     SCHEDULING_ERROR,
 )
 from locust_operator.api.status import ConditionStatus
+from locust_operator.controller.source_status import source_failure
 
 DEFAULT_GRACE_PERIOD = timedelta(minutes=2)
 
@@ -115,6 +116,10 @@ def pod_failure(pod: Pod, missing_config_maps: Sequence[str] = ()) -> PodFailure
         if container.restartPolicy == "Always"
     }
     for container in status.initContainerStatuses or []:
+        if fetch := source_failure(
+            container
+        ):  # the fetcher's own reason (controller/source_status)
+            return PodFailure(name, *fetch)
         sidecar = container.name in sidecars
         if found := _container_failure(name, container, in_init=not sidecar, sidecar=sidecar):
             return found

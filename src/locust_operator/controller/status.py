@@ -54,6 +54,7 @@ from locust_operator.controller.pod_health import (
     analyze_pods,
     as_utc,
 )
+from locust_operator.controller.source_status import source_status
 from locust_operator.kube.owners import controller_name
 
 TIME_KEYS = ("startTime", "completionTime")
@@ -131,6 +132,8 @@ def compute_status(
     }
     conditions.update(_spec_drifted(observed, old.get(SPEC_DRIFTED), stamp))
     status["conditions"] = _ordered(conditions, old)
+    if source := source_status(observed.pods, previous.get("source")):
+        status["source"] = source  # the commit or digest a git or archive source ran
 
     requeue_after = None if phase in TERMINAL_PHASES else health.requeue_after
     return StatusResult(status, requeue_after)
@@ -363,7 +366,7 @@ def _final_status(previous: Mapping[str, Any], observed: Observed, stamp: str) -
     """A finished test's status is frozen, but a later spec edit still shows as drift."""
     status = {
         key: previous[key]
-        for key in ("phase", "expectedWorkers", "connectedWorkers", *TIME_KEYS)
+        for key in ("phase", "expectedWorkers", "connectedWorkers", *TIME_KEYS, "source")
         if previous.get(key) is not None
     }
     status["observedGeneration"] = observed.generation
@@ -381,6 +384,7 @@ _STATUS_KEY_ORDER = (
     "connectedWorkers",
     *TIME_KEYS,
     "conditions",
+    "source",
 )
 
 

@@ -7,6 +7,8 @@ from typing import Any
 from locust_operator.api import v2
 from locust_operator.config import KafkaConfig
 
+from .fetcher import source_python_path
+
 EnvVar = dict[str, Any]
 
 
@@ -64,9 +66,9 @@ def python_path_env(spec: v2.LocustTestSpec) -> list[EnvVar]:
     """Locust does not put the lib ConfigMap's directory on sys.path; without this
     `import mylib` fails on the workers."""
     files = spec.test_files
-    if files is None or not files.lib_config_map_ref:
-        return []
-    return [{"name": "PYTHONPATH", "value": files.lib_mount_path}]
+    paths = [files.lib_mount_path] if files and files.lib_config_map_ref else []
+    paths += source_python_path(spec)  # a git or archive source's dependencies
+    return [{"name": "PYTHONPATH", "value": ":".join(paths)}] if paths else []
 
 
 def user_env(spec: v2.LocustTestSpec) -> list[EnvVar]:

@@ -6,7 +6,8 @@ from typing import Any
 
 from locust_operator.config import OperatorConfig, Role
 
-from .containers import locust_container, metrics_exporter_sidecar
+from .containers import locust_container, locust_resources, metrics_exporter_sidecar
+from .fetcher import source_fetcher
 from .labels import pod_annotations, pod_labels, prometheus_annotations
 from .names import MASTER, child_name
 from .placement import scheduling
@@ -38,7 +39,10 @@ def pod_template(source: LocustTestSource, config: OperatorConfig, role: Role) -
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "imagePullSecrets": spec.image_pull_secrets,
-        "initContainers": [metrics_exporter_sidecar(config)] if prometheus else None,
+        "initContainers": [
+            *source_fetcher(spec, config, locust_resources(source, config, role)),
+            *([metrics_exporter_sidecar(config)] if prometheus else []),
+        ],
         "containers": [locust_container(source, config, role)],
         "volumes": volumes(spec, source.name, role),
         **scheduling(source, config, role),

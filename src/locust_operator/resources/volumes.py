@@ -8,6 +8,7 @@ from locust_operator.api import v2
 from locust_operator.api.reserved import LIB_VOLUME_NAME
 from locust_operator.config import Role
 
+from .fetcher import source_mounts, source_volumes
 from .names import child_name, secret_volume_name
 
 Volume = dict[str, Any]
@@ -35,6 +36,7 @@ def volumes(spec: v2.LocustTestSpec, test_name: str, role: Role) -> list[Volume]
         )
     if files and files.lib_config_map_ref:
         result.append({"name": LIB_VOLUME_NAME, "configMap": {"name": files.lib_config_map_ref}})
+    result += source_volumes(spec)
     secrets = [m.name for m in (spec.env.secret_mounts or [])] if spec.env else []
     for secret in dict.fromkeys(secrets):
         result.append({"name": secret_volume_name(secret), "secret": {"secretName": secret}})
@@ -50,6 +52,7 @@ def volume_mounts(spec: v2.LocustTestSpec, test_name: str, role: Role) -> list[V
         result.append({"name": child_name(test_name, role), "mountPath": files.src_mount_path})
     if files and files.lib_config_map_ref:
         result.append({"name": LIB_VOLUME_NAME, "mountPath": files.lib_mount_path})
+    result += source_mounts(spec)
     for secret in (spec.env.secret_mounts or []) if spec.env else []:
         mount: VolumeMount = {
             "name": secret_volume_name(secret.name),
