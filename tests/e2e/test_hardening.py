@@ -7,6 +7,7 @@ import json
 
 import pytest
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Service
 from lightkube.types import CascadeType, PatchType
@@ -22,7 +23,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.test_convergence import uid_of
 from tests.helpers import eventually
-from tests.locusttests import LocustTestV2
+from tests.locusttests import LocustTestV1, LocustTestV2
 
 pytestmark = pytest.mark.cluster
 
@@ -73,3 +74,53 @@ async def test_a_worker_job_is_rebuilt_from_the_trusted_spec_not_an_edited_annot
     assert "evil.example.com" not in json.dumps(job.to_dict())
     assert not (container.securityContext and container.securityContext.privileged)
     await wait_for_phase(kube, namespace, name, "Running")
+
+
+TRAVERSAL = "../../kube-system/configmaps/coredns"
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"testFiles": {"configMapRef": TRAVERSAL}}, "spec.testFiles.configMapRef"),
+        ({"env": {"configMapRefs": [{"name": TRAVERSAL}]}}, "spec.env.configMapRefs[0].name"),
+        ({"env": {"secretRefs": [{"name": "../x"}]}}, "spec.env.secretRefs[0].name"),
+        (
+            {"env": {"secretMounts": [{"name": "a/b", "mountPath": "/s"}]}},
+            "spec.env.secretMounts[0].name",
+        ),
+        ({"volumes": [{"name": "Data", "emptyDir": {}}]}, "spec.volumes[0].name"),
+    ],
+)
+async def test_a_name_that_is_a_path_is_rejected_at_admission(
+    kube: AsyncClient, namespace: str, spec: dict[str, object], field: str
+) -> None:
+    """Finding 4: a reference like ../../kube-system/configmaps/x is no name; it is refused
+    before it is stored, so the operator never reads another namespace with it."""
+    name = unique("names")
+    with pytest.raises(ApiError) as refused:
+        await create_test(kube, namespace, locusttest(name, **spec))
+    print(refused.value.status.message)
+    assert refused.value.status.code in (400, 422)
+    assert field in (refused.value.status.message or "")
+
+
+async def test_a_v1_config_map_that_is_a_path_is_rejected(
+    kube: AsyncClient, namespace: str
+) -> None:
+    body = {
+        "apiVersion": "locust.io/v1",
+        "kind": "LocustTest",
+        "metadata": {"name": unique("names-v1")},
+        "spec": {
+            "masterCommandSeed": "--locustfile /lotest/src/t.py",
+            "workerCommandSeed": "--locustfile /lotest/src/t.py",
+            "workerReplicas": 1,
+            "image": "locustio/locust:2.43.1",
+            "configMap": TRAVERSAL,
+        },
+    }
+    with pytest.raises(ApiError) as refused:
+        await kube.create(LocustTestV1(body), namespace=namespace)
+    assert "configMap" in (refused.value.status.message or "")
+    assert TRAVERSAL in (refused.value.status.message or "")

@@ -21,6 +21,7 @@ from .common import (
 )
 from .schema import K8sObject, object_rules, prop
 from .status import LocustTestStatus
+from .v2 import MAX_OBJECT_NAME_LENGTH, OPTIONAL_NAME_PATTERN
 
 TolerationOperator = Literal["Exists", "Equal"]
 TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
@@ -84,10 +85,14 @@ class LocustTestSpec:
         "Names of Secrets for pulling the image from a private registry."
     )
     config_map: str | None = prop(
-        "Name of the ConfigMap holding the locustfile(s), mounted at /lotest/src."
+        "Name of the ConfigMap holding the locustfile(s), mounted at /lotest/src.",
+        max_length=MAX_OBJECT_NAME_LENGTH,
+        pattern=OPTIONAL_NAME_PATTERN,
     )
     lib_config_map: str | None = prop(
-        "Name of the ConfigMap holding library files, mounted at /opt/locust/lib."
+        "Name of the ConfigMap holding library files, mounted at /opt/locust/lib.",
+        max_length=MAX_OBJECT_NAME_LENGTH,
+        pattern=OPTIONAL_NAME_PATTERN,
     )
     labels: PodLabels | None = prop("Extra labels for the pods.")
     annotations: PodAnnotations | None = prop("Extra annotations for the pods.")

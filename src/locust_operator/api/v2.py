@@ -18,7 +18,7 @@ from .common import (
     kind_prop,
     metadata_prop,
 )
-from .dns_names import DNS1123_SUBDOMAIN_PATTERN
+from .dns_names import DNS1123_LABEL, DNS1123_SUBDOMAIN_PATTERN
 from .placement import (
     RoleScheduling,
     Spread,
@@ -43,14 +43,6 @@ from .schema import (
     object_rules,
     prop,
 )
-from .sources import (
-    ArchiveSource,
-    Dependencies,
-    GitSource,
-    archive_prop,
-    dependencies_prop,
-    git_prop,
-)
 from .status import LocustTestStatus
 from .thresholds import Threshold, thresholds_prop
 
@@ -66,6 +58,8 @@ MAX_VOLUME_MOUNTS = 128
 MAX_SECRET_MOUNTS = 64
 MAX_PATH_LENGTH = 1024
 MAX_VOLUME_NAME_LENGTH = 63  # a DNS-1123 label, as Kubernetes requires for volume names
+DNS1123_LABEL_PATTERN = f"^{DNS1123_LABEL}$"  # volume names
+OPTIONAL_NAME_PATTERN = f"^$|{DNS1123_SUBDOMAIN_PATTERN}"  # '' means unset, as in v1
 MAX_OBJECT_NAME_LENGTH = 253  # ConfigMap / Secret names are DNS-1123 subdomains
 MIN_WORKERS = 1
 MAX_WORKERS = 500
@@ -244,14 +238,13 @@ class TestFiles:
     config_map_ref: str | None = prop(
         "Name of the ConfigMap holding the locustfile(s), mounted at srcMountPath.",
         max_length=MAX_OBJECT_NAME_LENGTH,
+        pattern=OPTIONAL_NAME_PATTERN,
     )
     lib_config_map_ref: str | None = prop(
         "Name of the ConfigMap holding library files, mounted at libMountPath.",
         max_length=MAX_OBJECT_NAME_LENGTH,
+        pattern=OPTIONAL_NAME_PATTERN,
     )
-    git: GitSource | None = git_prop()
-    archive: ArchiveSource | None = archive_prop()
-    dependencies: Dependencies | None = dependencies_prop()
     src_mount_path: str = prop(
         "Mount path of the test files (used when configMapRef is set).",
         default=DEFAULT_SRC_MOUNT_PATH,
@@ -297,7 +290,12 @@ class Scheduling:
 class ConfigMapEnvSource:
     """A ConfigMap whose keys are all injected as environment variables."""
 
-    name: str = prop("Name of the ConfigMap.", required=True)
+    name: str = prop(
+        "Name of the ConfigMap.",
+        required=True,
+        max_length=MAX_OBJECT_NAME_LENGTH,
+        pattern=DNS1123_SUBDOMAIN_PATTERN,
+    )
     prefix: str | None = prop("Prefix prepended to every variable name.")
 
 
@@ -305,7 +303,12 @@ class ConfigMapEnvSource:
 class SecretEnvSource:
     """A Secret whose keys are all injected as environment variables."""
 
-    name: str = prop("Name of the Secret.", required=True)
+    name: str = prop(
+        "Name of the Secret.",
+        required=True,
+        max_length=MAX_OBJECT_NAME_LENGTH,
+        pattern=DNS1123_SUBDOMAIN_PATTERN,
+    )
     prefix: str | None = prop("Prefix prepended to every variable name.")
 
 
@@ -314,7 +317,10 @@ class SecretMount:
     """A Secret mounted as files into the master and worker containers."""
 
     name: str = prop(
-        "Name of the Secret to mount.", required=True, max_length=MAX_OBJECT_NAME_LENGTH
+        "Name of the Secret to mount.",
+        required=True,
+        max_length=MAX_OBJECT_NAME_LENGTH,
+        pattern=DNS1123_SUBDOMAIN_PATTERN,
     )
     mount_path: str = prop(
         "Absolute directory the Secret's keys appear in as files. Must not overlap the "
@@ -465,7 +471,9 @@ class LocustTestSpec:
         "Extra volumes for the pods. Names starting with 'secret-', 'locust-lib', "
         "'<name>-master' and '<name>-worker' are reserved by the operator.",
         k8s=core_v1.Volume,
-        k8s_overrides={"name": {"maxLength": MAX_VOLUME_NAME_LENGTH}},
+        k8s_overrides={
+            "name": {"maxLength": MAX_VOLUME_NAME_LENGTH, "pattern": DNS1123_LABEL_PATTERN}
+        },
         max_items=MAX_VOLUMES,
         items=_VOLUME_NAME_RULES,
     )

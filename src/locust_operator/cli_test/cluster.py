@@ -17,6 +17,7 @@ from lightkube.resources.core_v1 import ConfigMap, Pod
 
 from locust_operator.api import names
 from locust_operator.kube.client import NoClusterConfig, load_kube_config
+from locust_operator.kube.paths import UnsafeName, guard_paths, path_segment
 from locust_operator.resources import ROLE_LABEL, TEST_NAME_LABEL, master_service_name
 from locust_operator.resources.ports import WEB_UI_PORT
 
@@ -49,6 +50,7 @@ class Cluster:
                 f"--kubeconfig {kubeconfig}: cannot load it ({error})", exits.USAGE
             ) from None
         self.client = Client(config=config, field_manager=FIELD_MANAGER)
+        guard_paths(self.client)  # a name given on the command line stays a name
         self.namespace = namespace or self.client.namespace or "default"
         self.server = str(self.client.config.cluster.server)
 
@@ -57,6 +59,8 @@ class Cluster:
         """API failures as one line: what we were doing, and why it failed."""
         try:
             yield
+        except UnsafeName as error:
+            raise CliError(f"{what}: {error}", exits.USAGE) from None
         except ApiError as error:
             code = error.status.code
             message = error.status.message or str(error)
@@ -95,7 +99,7 @@ class Cluster:
                     ) from None
                 raise
             try:
-                self._get(f"/api/v1/namespaces/{self.namespace}")
+                self._get(f"/api/v1/namespaces/{path_segment(self.namespace, 'namespace')}")
             except ApiError as error:
                 if error.status.code == 404:
                     raise CliError(
@@ -189,7 +193,9 @@ class Cluster:
 
     def _proxy(self, name: str, path: str) -> str:
         service = master_service_name(name)
-        return f"/api/v1/namespaces/{self.namespace}/services/{service}:{WEB_UI_PORT}/proxy{path}"
+        namespace = path_segment(self.namespace, "namespace")
+        target = path_segment(service, "Service name")
+        return f"/api/v1/namespaces/{namespace}/services/{target}:{WEB_UI_PORT}/proxy{path}"
 
     def master_stats(self, name: str) -> Stats | None:
         """Locust's live statistics, or None while the master does not answer."""

@@ -10,6 +10,8 @@ from typing import Any
 
 from lightkube import AsyncClient, KubeConfig
 
+from locust_operator.kube.paths import guard_paths
+
 FIELD_MANAGER = "locust-k8s-operator"
 
 
@@ -35,6 +37,7 @@ def load_kube_config(kubeconfig: str | None = None) -> KubeConfig:
 
 def async_client(config: KubeConfig) -> AsyncClient:
     client = AsyncClient(config=config, field_manager=FIELD_MANAGER)
+    guard_paths(client)  # names from specs never steer a path elsewhere
     _count_requests(client)
     return client
 
