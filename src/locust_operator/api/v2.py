@@ -43,6 +43,14 @@ from .schema import (
     object_rules,
     prop,
 )
+from .sources import (
+    ArchiveSource,
+    Dependencies,
+    GitSource,
+    archive_prop,
+    dependencies_prop,
+    git_prop,
+)
 from .status import LocustTestStatus
 from .thresholds import Threshold, thresholds_prop
 
@@ -245,6 +253,9 @@ class TestFiles:
         max_length=MAX_OBJECT_NAME_LENGTH,
         pattern=OPTIONAL_NAME_PATTERN,
     )
+    git: GitSource | None = git_prop()
+    archive: ArchiveSource | None = archive_prop()
+    dependencies: Dependencies | None = dependencies_prop()
     src_mount_path: str = prop(
         "Mount path of the test files (used when configMapRef is set).",
         default=DEFAULT_SRC_MOUNT_PATH,

@@ -32,6 +32,7 @@ from .reserved import (
     managed_flag,
 )
 from .schema import matches
+from .sources import fetched, source_errors
 from .thresholds import threshold_errors
 from .v2 import MAX_OBJECT_NAME_LENGTH, MAX_WORKERS, MIN_WORKERS, RUNTIME_CLASS_NAME_PATTERN
 
@@ -232,7 +233,8 @@ def _reserved_paths(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("libConfigMapRef", "libMountPath", "lib files"),
     ):
         path = test_files.get(path_field)
-        if test_files.get(ref) and isinstance(path, str):
+        in_use = test_files.get(ref) or (ref == "configMapRef" and fetched(test_files))
+        if in_use and isinstance(path, str):
             reserved.append((path, f"testFiles.{path_field} ({path}) where the {what} are"))
     return reserved
 
@@ -294,6 +296,7 @@ def validate(obj: Mapping[str, Any]) -> list[FieldError]:
         *_check_mount_paths(spec),
         *(FieldError(path, message) for path, message in object_name_errors(spec)),
         *(FieldError(path, message) for path, message in threshold_errors(spec)),
+        *(FieldError(path, message) for path, message in source_errors(spec)),
         *(
             FieldError(f, m)
             for f, m in check_placement(spec, name if isinstance(name, str) else None)
