@@ -86,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         "unregister",
         help="remove webhooks registered by URL (--webhook-url) by an operator that is gone",
         description="Removes the registrations an operator run with --webhook-url left "
-        "behind when it was killed: the CRD's conversion by URL becomes strategy None and "
-        "a ValidatingWebhookConfiguration calling a URL is deleted. Registrations by "
+        "behind when it was killed: a conversion by URL goes back to the CRD's installed "
+        "one (v2 needs none; v1 requests wait for an operator to serve it) and a "
+        "ValidatingWebhookConfiguration calling a URL is deleted. Registrations by "
         "Service (an in-cluster operator's) are left alone.",
     )
     unregister.add_argument(

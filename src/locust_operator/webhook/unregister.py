@@ -2,8 +2,8 @@
 
 An operator run outside the cluster (``--webhook-url``) registers the CRD's conversion and
 the validating webhook at its own address. Once that process is gone the apiserver still
-calls it: every write of a LocustTest is refused and v1 reads fail. The registration
-therefore belongs to the process: on a clean exit it puts back what was there before
+calls it: every write of a LocustTest is refused. The registration therefore belongs to
+the process: on a clean exit it puts back what was there before
 (:class:`UrlRegistration`), and ``locust-operator webhooks unregister`` clears one left
 behind by a process that was killed (:func:`unregister_url_webhooks`).
 
@@ -29,9 +29,16 @@ from locust_operator.webhook.registration import CRD_NAME, VALIDATING_CONFIGURAT
 
 log = logging.getLogger(__name__)
 
-# What the CRD's conversion becomes when no operator serves it: v1 reads still work (the
-# apiserver only rewrites apiVersion) instead of failing on an absent webhook.
-NO_CONVERSION: dict[str, Any] = {"strategy": "None"}
+
+# What the CRD's conversion goes back to when what it replaced cannot be put back: the
+# conversion the CRD is installed with (the in-cluster Service, no CA bundle). Not strategy
+# None: without the webhook the apiserver would store a v1 object as v2 stripped of every
+# v1 field, and serve v2 objects to v1 readers without theirs; a v1 request that fails,
+# naming the webhook Service, loses nothing. v2 needs no conversion.
+def installed_conversion() -> dict[str, Any]:
+    from locust_operator.api.crd import default_conversion
+
+    return default_conversion()
 
 
 def _client_config_url(client_config: dict[str, Any] | None) -> str | None:
@@ -56,15 +63,14 @@ def _by_service_with_ca(client_config: dict[str, Any] | None) -> bool:
 
 
 def conversion_to_restore(previous: dict[str, Any] | None) -> dict[str, Any]:
-    """What the CRD's conversion goes back to: a Service registration an in-cluster
-    operator made (it carries a CA bundle) is put back; anything else (the CRD file's
-    placeholder with no CA, another process's URL) could not answer, so no conversion."""
-    webhook = (previous or {}).get("webhook") or {}
-    if (previous or {}).get("strategy") == "Webhook" and _by_service_with_ca(
-        webhook.get("clientConfig")
-    ):
-        return copy.deepcopy(previous or {})
-    return dict(NO_CONVERSION)
+    """What the CRD's conversion goes back to on exit: what it was, unless that was a
+    registration by URL (another process's, which is gone or will register again), in
+    which case the conversion the CRD is installed with."""
+    if previous is None:
+        return {"strategy": "None"}  # the apiserver's default: nothing was set
+    if conversion_url(previous):
+        return installed_conversion()
+    return copy.deepcopy(previous)
 
 
 def conversion_merge_patch(
@@ -76,8 +82,13 @@ def conversion_merge_patch(
     if webhook:
         replacement["webhook"] = {
             **webhook,
-            # null clears the form of clientConfig the replacement does not use
-            "clientConfig": {"url": None, "service": None, **webhook.get("clientConfig", {})},
+            # null clears what the replacement does not set (the other form, our CA)
+            "clientConfig": {
+                "url": None,
+                "service": None,
+                "caBundle": None,
+                **webhook.get("clientConfig", {}),
+            },
         }
     patch: dict[str, Any] = {"spec": {"conversion": replacement}}
     if resource_version:  # only if nobody changed it since we looked
@@ -168,9 +179,15 @@ class UrlRegistration:
 
 def _describe_conversion(conversion: dict[str, Any]) -> str:
     if conversion.get("strategy") != "Webhook":
-        return "strategy None (v1 objects are served without conversion)"
-    service = ((conversion.get("webhook") or {}).get("clientConfig") or {}).get("service") or {}
-    return f"back to Service {service.get('namespace')}/{service.get('name')}"
+        return "strategy None"
+    client_config = (conversion.get("webhook") or {}).get("clientConfig") or {}
+    service = client_config.get("service") or {}
+    if not service:
+        return f"calls {client_config.get('url')}"
+    where = f"Service {service.get('namespace')}/{service.get('name')}"
+    if client_config.get("caBundle"):
+        return f"calls {where} (an in-cluster operator's)"
+    return f"calls {where}, as installed (v1 requests work once an operator serves it)"
 
 
 class NothingToUnregister(Exception):
@@ -179,8 +196,9 @@ class NothingToUnregister(Exception):
 
 async def unregister_url_webhooks(client: AsyncClient) -> tuple[list[str], list[str]]:
     """Clears every registration by URL (a stopped or killed local operator's): the CRD's
-    conversion becomes strategy None and a validating configuration that calls a URL is
-    deleted. Returns (what it changed, what it left: registrations by Service)."""
+    conversion goes back to the one it is installed with and a validating configuration
+    that calls a URL is deleted. Returns (what it changed, what it left: registrations by
+    Service)."""
     changed: list[str] = []
     left: list[str] = []
     try:
@@ -192,13 +210,16 @@ async def unregister_url_webhooks(client: AsyncClient) -> tuple[list[str], list[
     conversion = crd.spec.conversion.to_dict() if crd.spec.conversion else None
     url = conversion_url(conversion)
     if url:
+        installed = installed_conversion()
         await client.patch(
             CustomResourceDefinition,
             CRD_NAME,
-            conversion_merge_patch(NO_CONVERSION, None),
+            conversion_merge_patch(installed, None),
             patch_type=PatchType.MERGE,
         )
-        changed.append(f"CRD {CRD_NAME} conversion called {url}: now strategy None")
+        changed.append(
+            f"CRD {CRD_NAME} conversion called {url}: now {_describe_conversion(installed)}"
+        )
     elif (conversion or {}).get("strategy") == "Webhook":
         left.append(f"CRD {CRD_NAME} conversion: {_describe_conversion(conversion or {})}")
     try:

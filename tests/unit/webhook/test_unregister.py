@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from locust_operator.webhook.unregister import (
-    NO_CONVERSION,
     conversion_merge_patch,
     conversion_to_restore,
     conversion_url,
+    installed_conversion,
     validating_urls,
 )
 
 SERVICE = {"name": "locust-k8s-operator-webhook", "namespace": "ops", "path": "/convert"}
+NO_CONVERSION = {"strategy": "None"}
 
 
 def webhook_conversion(client_config: dict[str, Any]) -> dict[str, Any]:
@@ -35,18 +36,23 @@ def test_the_url_of_a_registration_by_url_and_none_for_a_service() -> None:
     assert validating_urls(webhooks) == ["https://127.0.0.1:9443/validate"]
 
 
-def test_an_in_cluster_operators_registration_is_put_back() -> None:
-    registered = webhook_conversion({"service": SERVICE, "caBundle": "Q0E="})
-    assert conversion_to_restore(registered) == registered
+def test_what_was_there_is_put_back() -> None:
+    in_cluster = webhook_conversion({"service": SERVICE, "caBundle": "Q0E="})
+    as_installed = webhook_conversion({"service": SERVICE})
+    assert conversion_to_restore(in_cluster) == in_cluster
+    assert conversion_to_restore(as_installed) == as_installed
+    assert conversion_to_restore(NO_CONVERSION) == NO_CONVERSION
+    assert conversion_to_restore(None) == {"strategy": "None"}
 
 
-def test_a_registration_nobody_serves_becomes_no_conversion() -> None:
-    # The CRD file's placeholder (a Service, no CA) and another process's URL could not
-    # answer: putting them back would keep v1 reads failing.
-    placeholder = webhook_conversion({"service": SERVICE})
+def test_a_url_registration_it_replaced_becomes_the_installed_conversion() -> None:
+    # Another process's URL is gone or registers again; never strategy None, under which
+    # the apiserver strips a v1 object's fields when it stores it as v2.
     stale_url = webhook_conversion({"url": "https://10.0.0.1:9443/convert", "caBundle": "Q0E="})
-    for previous in (placeholder, stale_url, None, NO_CONVERSION):
-        assert conversion_to_restore(previous) == {"strategy": "None"}
+    restored = conversion_to_restore(stale_url)
+    assert restored == installed_conversion()
+    assert restored["strategy"] == "Webhook"
+    assert "url" not in restored["webhook"]["clientConfig"]
 
 
 def test_the_merge_patch_replaces_the_whole_conversion() -> None:
@@ -59,3 +65,6 @@ def test_the_merge_patch_replaces_the_whole_conversion() -> None:
     assert "metadata" not in patch
     client_config = patch["spec"]["conversion"]["webhook"]["clientConfig"]
     assert client_config == {"url": None, "service": SERVICE, "caBundle": "Q0E="}
+    as_installed = conversion_merge_patch(webhook_conversion({"service": SERVICE}), None)
+    client_config = as_installed["spec"]["conversion"]["webhook"]["clientConfig"]
+    assert client_config == {"url": None, "service": SERVICE, "caBundle": None}
