@@ -513,6 +513,17 @@ def peak_rss_mib(pid: int) -> float:
     raise RuntimeError("no VmHWM")
 
 
+def tree_rss_mib(pid: int) -> float:
+    """RSS of a process and its children (a large review is converted in a child)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    total = 0.0
+    with contextlib.suppress(OSError, RuntimeError):
+        total += rss_mib(pid)
+        for child in children.read_text().split():
+            total += tree_rss_mib(int(child))
+    return total
+
+
 def conversion_figures(objects: int) -> list[Figure]:
     review = {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -565,10 +576,12 @@ def conversion_figures(objects: int) -> list[Figure]:
         probes: list[float] = []
         converting = threading.Thread(target=post)
         converting.start()
+        sampled = 0.0
         while converting.is_alive():
             probes.append(probe())
+            sampled = max(sampled, tree_rss_mib(server.pid))
         converting.join()
-        peak = peak_rss_mib(server.pid)
+        peak = max(peak_rss_mib(server.pid), sampled)
     finally:
         server.terminate()
         server.wait(10)
@@ -594,11 +607,13 @@ def conversion_figures(objects: int) -> list[Figure]:
             "" if converted else f"answer: {answer['status']}",
         ),
         Figure(
-            "  peak RSS of the converting process",
+            "  peak RSS, server and converting process",
             f"{peak:.0f} MiB (idle {idle_rss:.0f} MiB)",
             "<= 200 MiB",
             peak <= 200,
-            f"the review body alone is {len(body) >> 20} MiB, parsed into Python objects",
+            f"the converting process holds the parsed review and its converted copy as Python "
+            f"objects, then the answer's JSON; the server the {len(body) >> 20} MiB body and "
+            "the answer",
         ),
         Figure(
             "  /healthz during the conversion, p99",
@@ -606,9 +621,10 @@ def conversion_figures(objects: int) -> list[Figure]:
             f"idle p99 {idle_p99 * 1000:.0f} ms)",
             "<= 100 ms",
             p99 <= 0.1,
-            "the probe waits on the GIL the converting thread holds (switched every "
-            f"{sys.getswitchinterval() * 1000:.0f} ms) and on the machine's other load: "
-            f"idle probes' p99 {idle_p99 * 1000:.0f} ms, worst {max(idle_probes) * 1000:.0f} ms",
+            "the conversion runs in a process of its own; the loop still reads the body, "
+            "hands it over and writes the answer, and shares 2 cores with the machine's "
+            f"other load: idle probes' p99 {idle_p99 * 1000:.0f} ms, worst "
+            f"{max(idle_probes) * 1000:.0f} ms",
         ),
     ]
 

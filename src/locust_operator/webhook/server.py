@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,11 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 BODY_TIMEOUT_SECONDS = 10.0
 # Idle keep-alive connections are closed after this long (the apiserver reconnects).
 KEEPALIVE_TIMEOUT_SECONDS = 15.0
+# A conversion review larger than this (a list of hundreds of tests) is parsed, converted
+# and serialized in a short-lived process: json's C parser and encoder hold the GIL for
+# their whole call, so in a thread a 20,000-object review still stalled the event loop
+# for seconds (make bench). The process also hands its memory back when it exits.
+LARGE_REVIEW_BYTES = 1024 * 1024
 
 
 def _bad_request(reason: str) -> web.Response:
@@ -79,6 +86,43 @@ def _review_handler(
     return handle
 
 
+def convert_raw(raw: bytes) -> tuple[int, bytes, str | None]:
+    """One conversion review from body to answer: (HTTP status, body, why it is malformed
+    or None). Runs in another process for large reviews, hence bytes in and out."""
+    try:
+        reply = convert_review(_parse(raw))
+    except (_Malformed, BadReview) as error:
+        reason = str(error)
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as error:
+        reason = f"the review cannot be processed: {str(error)[:200]}"
+    else:
+        return 200, json.dumps(reply).encode(), None
+    return 400, json.dumps({"error": reason}).encode(), reason
+
+
+def _large_convert_handler(
+    small: Callable[[web.Request], Awaitable[web.Response]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        if (request.content_length or 0) <= LARGE_REVIEW_BYTES:
+            return await small(request)
+        raw = await _read_body(request)
+        # One task per process (max_tasks_per_child): its memory goes when it exits.
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1)
+        try:
+            status, body, reason = await asyncio.get_running_loop().run_in_executor(
+                pool, convert_raw, raw
+            )
+        finally:
+            pool.shutdown(wait=False)  # waiting would block the event loop
+        if reason is not None:
+            log.info("rejected malformed review on %s: %s", request.path, reason)
+        return web.Response(body=body, status=status, content_type="application/json")
+
+    return handle
+
+
 def create_app(
     is_ready: Callable[[], bool] = lambda: True,
     check_children: ChildrenCheck | None = None,
@@ -99,7 +143,7 @@ def create_app(
     async def admit(body: Any) -> dict[str, Any]:
         return await review_admission_with_children(body, validate, check_children)
 
-    app.router.add_post("/convert", _review_handler(convert, (BadReview,)))
+    app.router.add_post("/convert", _large_convert_handler(_review_handler(convert, (BadReview,))))
     app.router.add_post("/validate", _review_handler(admit, (BadAdmissionReview,)))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from locust_operator.webhook import server
 from locust_operator.webhook.server import create_app
 
 READY = {"value": False}
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -89,3 +91,39 @@ async def test_probes(client: TestClient) -> None:  # type: ignore[type-arg]
     assert (await client.get("/readyz")).status == 503
     READY["value"] = True
     assert (await client.get("/readyz")).status == 200
+
+
+async def test_a_large_conversion_review_is_answered_alike_from_another_process(
+    client: TestClient,  # type: ignore[type-arg]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    review = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "ConversionReview",
+        "request": {
+            "uid": "c-2",
+            "desiredAPIVersion": "locust.io/v1",
+            "objects": [
+                {
+                    "apiVersion": "locust.io/v2",
+                    "kind": "LocustTest",
+                    "metadata": {"name": f"t{i}"},
+                    "spec": {
+                        "image": "locustio/locust",
+                        "master": {"command": "-f /lotest/src/t.py"},
+                        "worker": {"command": "-f /lotest/src/t.py", "replicas": i + 1},
+                    },
+                }
+                for i in range(3)
+            ],
+        },
+    }
+    small = await (await client.post("/convert", json=review)).json()
+    monkeypatch.setattr(server, "LARGE_REVIEW_BYTES", 0)  # every review is large now
+    large = await client.post("/convert", json=review)
+    assert large.status == 200
+    assert await large.json() == small
+    assert small["response"]["result"]["status"] == "Success"
+    malformed = await client.post("/convert", data=b"[]", headers=JSON)
+    assert malformed.status == 400
+    assert (await malformed.json())["error"]
