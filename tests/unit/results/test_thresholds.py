@@ -133,3 +133,27 @@ def test_abort_on_recoverable_metric_waits_for_the_delay(
 @given(limit=VALUE, value=VALUE)
 def test_no_abort_without_abort_on_fail(limit: float, value: float) -> None:
     assert must_abort({"metric": "failures", "max": limit}, {"failures": value}, 1e9) is None
+
+
+def test_v1_views_keep_thresholds_losslessly() -> None:
+    from locust_operator.api.conversion import convert_v1_to_v2, convert_v2_to_v1
+
+    thresholds = [
+        {"metric": "failRatio", "max": 0.01},
+        {"metric": "p95ResponseTime", "max": 500, "endpoint": "/api", "abortOnFail": True},
+    ]
+    v2_obj = {
+        "apiVersion": "locust.io/v2",
+        "kind": "LocustTest",
+        "metadata": {"name": "t", "namespace": "default"},
+        "spec": {
+            "image": "locustio/locust:2.47.0",
+            "master": {"command": "--locustfile /lotest/src/a.py"},
+            "worker": {"command": "--locustfile /lotest/src/a.py", "replicas": 2},
+            "thresholds": thresholds,
+        },
+    }
+    v1_obj = convert_v2_to_v1(v2_obj)
+    assert "thresholds" not in v1_obj["spec"]
+    assert "conversion.locust.io/v2-spec" in v1_obj["metadata"]["annotations"]
+    assert convert_v1_to_v2(v1_obj)["spec"]["thresholds"] == thresholds
