@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx2
-from lightkube import ApiError, Client
+from lightkube import ApiError, Client, ConfigError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
 from lightkube.resources.core_v1 import ConfigMap, Pod
@@ -45,10 +45,9 @@ class Cluster:
             config = load_kube_config(kubeconfig)
         except NoClusterConfig as error:
             raise CliError(str(error), exits.INFRASTRUCTURE) from None
-        except (OSError, ValueError, KeyError) as error:
-            raise CliError(
-                f"--kubeconfig {kubeconfig}: cannot load it ({error})", exits.USAGE
-            ) from None
+        except (ConfigError, OSError, ValueError, KeyError) as error:
+            which = f"--kubeconfig {kubeconfig}" if kubeconfig else "the kubeconfig"
+            raise CliError(f"{which}: cannot load it ({error})", exits.USAGE) from None
         self.client = Client(config=config, field_manager=FIELD_MANAGER)
         guard_paths(self.client)  # a name given on the command line stays a name
         self.namespace = namespace or self.client.namespace or "default"

@@ -250,10 +250,15 @@ class ClusterWatcher:
         snapshot = from_status(self.test, self.run_time)
         results = (self.test.get("status") or {}).get("results")
         stats = from_status_results(results) if isinstance(results, dict) and results else None
-        if stats is None and snapshot.phase == "Running":
-            stats = self.cluster.master_stats(self.name)
-            if stats is not None and stats.finished and self.want_report and self.report is None:
-                self.report = self.cluster.master_report(self.name)
+        if snapshot.phase == "Running" and not (stats is not None and stats.finished):
+            # The operator writes status.results every few seconds, and not at all while
+            # it cannot reach the master: ask the master itself (the same Service proxy)
+            # for this second's numbers, status.results when it does not answer.
+            live = self.cluster.master_stats(self.name)
+            if live is not None:
+                stats = live
+                if live.finished and self.want_report and self.report is None:
+                    self.report = self.cluster.master_report(self.name)
         if stats is not None:
             self.last_stats = stats
         return snapshot.with_stats(self.last_stats)

@@ -53,6 +53,8 @@ def follow(
         )
         if loading and load_started is None:
             load_started = now
+        elif stats is not None and not loading and not stats.finished and load_stopped is None:
+            load_started = None  # the master answers, not started yet: the clock waits
         if (
             stats is not None
             and stats.finished

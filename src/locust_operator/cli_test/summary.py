@@ -59,15 +59,22 @@ def print_summary(
     if stats is not None:
         console.print(endpoint_table(stats, ascii_only))
     else:
-        console.print("No results: the master never answered.")
+        console.print("No results: the master never answered.", soft_wrap=True)
     if outcomes:
         console.print("Thresholds:")
         for outcome in outcomes:
             mark = "PASS" if outcome.passed else "FAIL"
-            console.print(f"  [{mark}] {outcome.message}", markup=False, highlight=False)
+            console.print(
+                f"  [{mark}] {outcome.message}", markup=False, highlight=False, soft_wrap=True
+            )
     if report_path:
-        console.print(f"Report saved to {report_path}", markup=False, highlight=False)
+        console.print(
+            f"Report saved to {report_path}", markup=False, highlight=False, soft_wrap=True
+        )
     if junit_path:
-        console.print(f"JUnit written to {junit_path}", markup=False, highlight=False)
+        console.print(
+            f"JUnit written to {junit_path}", markup=False, highlight=False, soft_wrap=True
+        )
     style = "bold green" if verdict.code == 0 else "bold red"
-    console.print(verdict.headline, style=style, markup=False, highlight=False)
+    # One line each, however long: CI logs are read (and grepped) line by line.
+    console.print(verdict.headline, style=style, markup=False, highlight=False, soft_wrap=True)
