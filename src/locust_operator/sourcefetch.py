@@ -449,6 +449,14 @@ def place(checkout: Path, sub_path: str, src: Path) -> None:
     os.replace(chosen, src)
 
 
+def _http_host(location: str) -> str | None:
+    """host[:port] of a plain http:// URL (no credentials), else None."""
+    if not location.startswith("http://"):
+        return None
+    netloc = location[len("http://") :].split("/", 1)[0]
+    return netloc.rsplit("@", 1)[-1] or None
+
+
 def install_dependencies(
     deps: Mapping[str, Any], src: Path, target: Path, secrets: Secrets, scratch: Path, pip: str
 ) -> int:
@@ -469,10 +477,17 @@ def install_dependencies(
     if not args:
         return 0
     options = ["--no-index"] if deps.get("noIndex") else []
-    for link in deps.get("findLinks") or []:
-        options += ["--find-links", str(link)]
+    locations = [str(link) for link in deps.get("findLinks") or []]
+    for link in locations:
+        options += ["--find-links", link]
     if deps.get("indexUrl"):
+        locations.append(str(deps["indexUrl"]))
         options += ["--index-url", str(deps["indexUrl"])]
+    # pip ignores plain-HTTP locations on hosts other than localhost unless trusted: the spec
+    # naming one (an in-cluster wheel server, say) is what trusting it means here.
+    for host in dict.fromkeys(_http_host(location) for location in locations):
+        if host:
+            options += ["--trusted-host", host]
     command = [
         pip, "-m", "pip", "install", "--target", str(target), "--no-cache-dir",
         "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
@@ -495,7 +510,9 @@ def install_dependencies(
         ) from None
     print(secrets.redact(result.stdout[-4000:]), flush=True)
     if result.returncode != 0:
-        errors = [line for line in result.stderr.splitlines() if "ERROR" in line] or [result.stderr]
+        errors = [
+            line for line in result.stderr.splitlines() if line.startswith(("ERROR", "WARNING"))
+        ] or [result.stderr]
         raise FetchError(
             INSTALL_FAILED, "pip install failed: " + secrets.redact(_tail("\n".join(errors)))
         )

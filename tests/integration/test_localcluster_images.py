@@ -381,3 +381,20 @@ def test_operator_image_imports_and_runs(containerd: ThrowawayContainerd) -> Non
     names = set(containerd.ctr("images", "ls", "--quiet").stdout.split())
     assert {_normalized(tag) for tag in operator_tags()} <= names
     assert "0.1.0" in _run_in(containerd, operator_tags()[0], "locust-operator", "--version")
+
+
+def test_fetcher_image_has_git_pip_and_the_locust_images_python(
+    containerd: ThrowawayContainerd,
+) -> None:
+    from localcluster.images.catalog import FETCHER_IMAGE, GIT_SERVER_IMAGE
+    from localcluster.images.fetcher import ensure_fetcher_image
+
+    containerd.ctr("images", "import", str(ensure_fetcher_image(print)))
+    containerd.ctr("images", "import", str(ensure_images()[-1]))
+    version = "import sys; print(sys.version_info[:2])"
+    fetcher_python = _run_in(containerd, FETCHER_IMAGE, "python3", "-c", version)
+    # What pip installs for the fetcher must import in Locust: the same Python.
+    assert fetcher_python == _run_in(containerd, LOCUST_TAGS[0], "python", "-c", version)
+    assert "git version" in _run_in(containerd, FETCHER_IMAGE, "git", "--version")
+    assert "pip" in _run_in(containerd, FETCHER_IMAGE, "/opt/pip/bin/python", "-m", "pip", "-V")
+    assert _run_in(containerd, GIT_SERVER_IMAGE, "id", "-u").strip() == "1000"

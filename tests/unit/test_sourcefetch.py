@@ -289,3 +289,11 @@ def test_redaction() -> None:
     text = f"fatal: https://me:{TOKEN}@host/x and again {TOKEN}"
     assert TOKEN not in secrets.redact(text)
     assert "https://***@host/x" in secrets.redact(text)
+
+
+def test_plain_http_wheel_locations_are_trusted_by_host() -> None:
+    # pip ignores http:// find-links on hosts other than localhost unless trusted.
+    assert sourcefetch._http_host("http://wheels.ns.svc:8080/files/") == "wheels.ns.svc:8080"
+    assert sourcefetch._http_host("http://u@h/x") == "h"
+    assert sourcefetch._http_host("https://h/x") is None
+    assert sourcefetch._http_host("./wheels") is None

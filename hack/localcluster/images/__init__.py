@@ -14,6 +14,8 @@ from pathlib import Path
 
 from .catalog import (
     EXPORTER_IMAGE,
+    FETCHER_IMAGE,
+    GIT_SERVER_IMAGE,
     GO_IMAGES,
     LOCUST_IMAGE,
     OTLP_GRPC_PORT,
@@ -23,12 +25,15 @@ from .catalog import (
     TARGET_IMAGE,
     TARGET_PORT,
 )
+from .fetcher import ensure_fetcher_image
 from .goimages import ensure_go_image
 from .locust import LOCUST_TAGS, ensure_locust_image
 from .operator import OPERATOR_IMAGE, ensure_operator_image, operator_tags
 
 __all__ = [
     "EXPORTER_IMAGE",
+    "FETCHER_IMAGE",
+    "GIT_SERVER_IMAGE",
     "LOCUST_IMAGE",
     "LOCUST_TAGS",
     "OPERATOR_IMAGE",
@@ -47,5 +52,6 @@ __all__ = [
 def ensure_images(log: Callable[[str], None] = print) -> list[Path]:
     """Builds the images that are missing from the cache; returns every image's tarball."""
     tarballs = [ensure_go_image(image, log) for image in GO_IMAGES]
-    tarballs.append(ensure_locust_image(log))
+    tarballs.append(ensure_fetcher_image(log))
+    tarballs.append(ensure_locust_image(log))  # last: tests take ensure_images()[-1]
     return tarballs

@@ -17,6 +17,11 @@ OTLP_RECEIVER_IMAGE = "localhost/otlp-receiver:v1"
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 LOCUST_IMAGE = LOCUST_TAGS[0]
+# The operator's default test-source fetcher (git, pip) and, under a second tag, the git
+# smart-HTTP and file server the source tests run (fetcher.py builds both from one image).
+FETCHER_IMAGE = "localhost/locust-source-fetcher:v1"
+GIT_SERVER_IMAGE = "localhost/git-server:v1"
+GIT_SERVER_PORT = 8080
 
 GO_IMAGES: tuple[GoImage, ...] = (
     GoImage("pause", (PAUSE_IMAGE,), user="0:0"),

@@ -19,16 +19,13 @@ from pathlib import Path
 
 from .archive import ImageConfig, write_docker_archive, write_files_layer
 from .cache import cached_tarball, input_key
+from .catalog import FETCHER_IMAGE, GIT_SERVER_IMAGE, GIT_SERVER_PORT
 from .debian import CLEANUP_HOOK, LEAN_DPKG_OPTIONS, SOURCES, mmdebstrap_rootfs
 from .goimages import GO_SOURCES, build_binary, go_arch, go_version
 
 HERE = Path(__file__).resolve().parent
 FETCHER_SCRIPT = HERE.parents[2] / "src" / "locust_operator" / "sourcefetch.py"
 
-# The operator's default fetcher image (config.SourceFetcherConfig) and the git server's tag.
-FETCHER_IMAGE = "localhost/locust-source-fetcher:v1"
-GIT_SERVER_IMAGE = "localhost/git-server:v1"
-GIT_SERVER_PORT = 8080
 FETCHER_TAGS = (FETCHER_IMAGE, GIT_SERVER_IMAGE)
 
 USER_ID = 1000
