@@ -18,8 +18,13 @@ from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Event
 
 from localcluster import LocalCluster
-from localcluster.images.catalog import LOCUST_IMAGE, TARGET_PORT
-from localcluster.images.fetcher import GIT_SERVER_IMAGE, GIT_SERVER_PORT, ensure_fetcher_image
+from localcluster.images.catalog import (
+    GIT_SERVER_IMAGE,
+    GIT_SERVER_PORT,
+    LOCUST_IMAGE,
+    TARGET_PORT,
+)
+from localcluster.images.fetcher import ensure_fetcher_image
 from localcluster.workloads import service_url, target_count_path
 from tests.e2e.conftest import (
     condition,

@@ -8,7 +8,7 @@ from locust_operator.api import v2
 from locust_operator.api.reserved import LIB_VOLUME_NAME
 from locust_operator.config import Role
 
-from .fetcher import source_mounts, source_volumes
+from .fetcher import fetched_source, source_mounts, source_volumes
 from .names import child_name, secret_volume_name
 
 Volume = dict[str, Any]
@@ -30,7 +30,9 @@ def volumes(spec: v2.LocustTestSpec, test_name: str, role: Role) -> list[Volume]
     by the master does not pin the workers to its node)."""
     result: list[Volume] = []
     files = spec.test_files
-    if files and files.config_map_ref:
+    # A git or archive source takes srcMountPath (the webhook refuses both; this keeps the
+    # pods valid without it).
+    if files and files.config_map_ref and not fetched_source(spec):
         result.append(
             {"name": child_name(test_name, role), "configMap": {"name": files.config_map_ref}}
         )
@@ -48,7 +50,7 @@ def volumes(spec: v2.LocustTestSpec, test_name: str, role: Role) -> list[Volume]
 def volume_mounts(spec: v2.LocustTestSpec, test_name: str, role: Role) -> list[VolumeMount]:
     result: list[VolumeMount] = []
     files = spec.test_files
-    if files and files.config_map_ref:
+    if files and files.config_map_ref and not fetched_source(spec):
         result.append({"name": child_name(test_name, role), "mountPath": files.src_mount_path})
     if files and files.lib_config_map_ref:
         result.append({"name": LIB_VOLUME_NAME, "mountPath": files.lib_mount_path})

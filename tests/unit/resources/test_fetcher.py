@@ -152,3 +152,11 @@ def test_v1_round_trip_keeps_the_source() -> None:
     test["metadata"] = {"name": NAME, "namespace": "load"}
     back = convert(convert(test, "locust.io/v1"), "locust.io/v2")
     assert back["spec"]["testFiles"] == test["spec"]["testFiles"]
+
+
+def test_a_fetched_source_takes_src_mount_path_over_a_config_map() -> None:
+    # The webhook refuses both; without it the pods must still be valid (one mount per path).
+    spec = pod(jobs(_test(configMapRef="scripts", git=GIT))["worker"])
+    paths = [m["mountPath"] for m in _locust(spec, "worker")["volumeMounts"]]
+    assert paths.count("/lotest/src") == 1
+    assert all("configMap" not in v for v in spec["volumes"])
