@@ -229,8 +229,7 @@ async def test_git_repository_with_subfolders_and_requirements(
 
     status = await _succeeds(cluster, kube, namespace, name)
 
-    assert status["source"]["type"] == "git"
-    assert status["source"]["commit"] == sources.commits["main"]
+    assert status["source"] == {"commit": sources.commits["main"]}
 
 
 async def test_private_repository_with_a_token_from_a_secret(
@@ -295,7 +294,7 @@ async def test_archive_with_its_digest_and_dependencies_from_find_links(
 
     status = await _succeeds(cluster, kube, namespace, name)
 
-    assert status["source"] == {"type": "archive", "sha256": sha256(ARCHIVE)}
+    assert status["source"] == {"sha256": sha256(ARCHIVE)}
 
 
 async def _fails_with(kube: AsyncClient, namespace: str, name: str, reason: str) -> dict[str, Any]:

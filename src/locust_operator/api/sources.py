@@ -53,7 +53,7 @@ class SourceCredentials:
 class GitSource:
     """Git repository."""
 
-    url: str = prop("URL.", required=True, max_length=MAX_URL_LENGTH)
+    url: str = prop("URL.", required=True)
     ref: str | None = prop("Branch, tag or commit.")
     sub_path: str | None = prop("Directory.")
     credentials: SourceCredentials | None = prop("Token or SSH key.")
@@ -63,10 +63,9 @@ class GitSource:
 class ArchiveSource:
     """tar.gz or zip archive."""
 
-    url: str = prop("URL.", required=True, max_length=MAX_URL_LENGTH)
+    url: str = prop("URL.", required=True)
     sha256: str | None = prop("SHA-256.")
     sub_path: str | None = prop("Directory.")
-    credentials: SourceCredentials | None = prop("Bearer token.")
 
 
 @dataclass(kw_only=True)
@@ -84,9 +83,8 @@ class Dependencies:
 class SourceStatus:
     """Fetched source."""
 
-    type: str | None = prop("git or archive.")
-    commit: str | None = prop("Commit.")
-    sha256: str | None = prop("Digest.")
+    commit: str | None = prop("Commit (git).")
+    sha256: str | None = prop("Digest (archive).")
 
 
 # --- fields of TestFiles ------------------------------------------------------------------
@@ -162,11 +160,16 @@ def source_errors(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                 "sha256 must be 64 hexadecimal digits (sha256sum's output)",
             )
         if isinstance(url, str) and _URL_PASSWORD_RE.match(url):
+            fix = (
+                "put the token in a Secret and name it in testFiles.git.credentials.secretName"
+                if kind == "git"
+                else "serve the archive without one (or fetch the files from git with "
+                "testFiles.git.credentials)"
+            )
             yield (
                 f"spec.testFiles.{kind}.url",
                 "the URL carries a password (scheme://user:password@host), which would show "
-                "in the spec, the pods and the logs: put the token in a Secret and name it "
-                f"in testFiles.{kind}.credentials.secretName",
+                f"in the spec, the pods and the logs: {fix}",
             )
         sub_path = source.get("subPath")
         if isinstance(sub_path, str) and not _relative(sub_path):

@@ -65,16 +65,16 @@ def _fetched(pod: Pod) -> dict[str, Any] | None:
         kind = report.get("type")
         # Only what status.source declares (api/sources.py): the apiserver prunes the rest.
         if kind == "git" and _SHA1.fullmatch(str(report.get("commit", ""))):
-            return {"type": "git", "commit": report["commit"]}
+            return {"commit": report["commit"]}
         if kind == "archive" and _SHA256.fullmatch(str(report.get("sha256", ""))):
-            return {"type": "archive", "sha256": report["sha256"]}
+            return {"sha256": report["sha256"]}
     return None
 
 
 def source_status(pods: Sequence[Pod], previous: Any = None) -> dict[str, Any] | None:
     """status.source: what the master pod fetched; once recorded it stays (a replaced master
     pod fetches again, but the test's record is the first)."""
-    if isinstance(previous, dict) and previous.get("type"):
+    if isinstance(previous, dict) and (previous.get("commit") or previous.get("sha256")):
         return dict(previous)
     for pod in pods:
         labels = (pod.metadata.labels or {}) if pod.metadata else {}

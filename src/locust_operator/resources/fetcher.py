@@ -77,7 +77,7 @@ def source_request(spec: v2.LocustTestSpec, max_bytes: int) -> dict[str, Any]:
 
 
 def _credential_env(source: GitSource | ArchiveSource) -> list[dict[str, Any]]:
-    if source.credentials is None:
+    if isinstance(source, ArchiveSource) or source.credentials is None:
         return []
     secret = source.credentials.secret_name
     if isinstance(source, GitSource) and uses_ssh(source.url):

@@ -49,17 +49,16 @@ def pod(role: str, init: list[dict[str, Any]], phase: str = "Running", age: int 
 def test_the_masters_commit_is_recorded_and_kept() -> None:
     master = pod("master", [fetcher(0, {"type": "git", "commit": COMMIT, "ref": "main"})])
     worker = pod("worker", [fetcher(0, {"type": "git", "commit": "b" * 40})])
-    assert source_status([worker, master]) == {"type": "git", "commit": COMMIT}
+    assert source_status([worker, master]) == {"commit": COMMIT}
     assert source_status([worker]) is None  # only the master's fetch is the test's
-    recorded = {"type": "git", "commit": "c" * 40}
+    recorded = {"commit": "c" * 40}
     assert source_status([master], recorded) == recorded
 
 
 def test_archive_digest_and_garbage_messages() -> None:
     digest = "d" * 64
     assert source_status([pod("master", [fetcher(0, {"type": "archive", "sha256": digest})])]) == {
-        "type": "archive",
-        "sha256": digest,
+        "sha256": digest
     }
     for junk in ("not json", {"type": "git", "commit": "$(rm -rf /)"}, ["list"]):
         assert source_status([pod("master", [fetcher(0, junk)])]) is None
@@ -110,7 +109,4 @@ def test_status_fails_the_test_with_the_reason_and_keeps_the_source() -> None:
         worker_job=worker_job(),
         pods=[ok],
     )
-    assert compute_status(None, observed, NOW).status["source"] == {
-        "type": "git",
-        "commit": COMMIT,
-    }
+    assert compute_status(None, observed, NOW).status["source"] == {"commit": COMMIT}
