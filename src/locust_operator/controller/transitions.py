@@ -19,6 +19,7 @@ from locust_operator.api.conditions import (
     RUNNING,
     SPEC_DRIFTED,
     SUCCEEDED,
+    THRESHOLDS_MET,
 )
 from locust_operator.controller.status import conditions_by_type
 from locust_operator.kube.events import EventType  # the one Event type literal
@@ -32,6 +33,7 @@ TEST_FAILED = "TestFailed"
 POD_FAILURE = "PodFailure"
 SPEC_DRIFTED_EVENT = "SpecDrifted"
 DELETING = "Deleting"
+THRESHOLDS_FAILED_EVENT = "ThresholdsFailed"  # ours: spec.thresholds not met
 
 DELETING_MESSAGE = "LocustTest and owned resources being cleaned up"
 
@@ -100,6 +102,14 @@ def transition_events(
     if _new_pod_failure(old.get(PODS_HEALTHY), now.get(PODS_HEALTHY)):
         message = str(now[PODS_HEALTHY].get("message") or "Pods are failing")
         intents.append(_intent("Warning", POD_FAILURE, message))
+
+    thresholds = now.get(THRESHOLDS_MET) or {}
+    if (
+        thresholds.get("status") == "False"
+        and (old.get(THRESHOLDS_MET) or {}).get("status") != "False"
+    ):
+        message = f"Thresholds not met: {thresholds.get('message') or ''}".rstrip(": ")
+        intents.append(_intent("Warning", THRESHOLDS_FAILED_EVENT, message))
 
     if phase != previous_phase:
         if phase == SUCCEEDED:

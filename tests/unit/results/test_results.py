@@ -267,3 +267,20 @@ def test_workers_connected_is_locusts_count_once_the_master_answers() -> None:
     broken = {**live, "error": "refused"}
     out = apply_results({**running_status(), "results": broken}, computed, [], 1, STAMP)
     assert out["connectedWorkers"] == 2
+
+
+def test_a_threshold_breach_is_an_event_naming_it() -> None:
+    from locust_operator.controller.transitions import transition_events
+
+    final = final_results(parse_stats(payload("stats-stopped.json")))
+    previous = {**running_status(), "results": final}
+    finished = {**running_status(), "phase": "Succeeded"}
+    out = apply_results(previous, finished, [{"metric": "failures", "max": 0}], 1, STAMP)
+    events = [(e.type, e.reason, e.message) for e in transition_events(previous, out)]
+    assert (
+        "Warning",
+        "ThresholdsFailed",
+        "Thresholds not met: failures was 83, above the max of 0",
+    ) in events
+    assert ("Warning", "TestFailed", "Load test execution failed") in events
+    assert transition_events(out, out) == []  # once
