@@ -16,7 +16,7 @@ from rich.console import Console
 
 from locust_operator.api import names
 
-from . import exits, thresholds
+from . import exits, remote_source, thresholds
 from .exits import CliError
 from .follow import Timeouts, follow
 from .junit import junit_xml
@@ -64,7 +64,9 @@ def _prepare(args: argparse.Namespace, namespace: str) -> tuple[dict[str, Any], 
     source = Path(args.source)
     base = load_manifest(Path(args.manifest)) if args.manifest else None
     sources = None
-    if source.suffix in MANIFEST_SUFFIXES and not source.is_dir():
+    if remote_source.wants_git(args):  # the operator fetches the files (docs/test-sources.md)
+        base = remote_source.git_base(args, base)
+    elif source.suffix in MANIFEST_SUFFIXES and not source.is_dir():
         if base is not None:
             raise CliError("SOURCE is a manifest already: drop --manifest")
         base = load_manifest(source)

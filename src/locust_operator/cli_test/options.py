@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from . import remote_source
+
 DESCRIPTION = (
     "Run a locustfile (or a directory, or a LocustTest manifest) on the cluster, follow it "
     "and end with its verdict; or the same as local processes (--local). Exit codes: 0 "
@@ -78,6 +80,7 @@ def add_test_commands(commands: Any) -> None:
     files.add_argument(
         "--manifest", metavar="FILE", help="a LocustTest manifest to start from (flags win)"
     )
+    remote_source.add_flags(files)
     shape = run.add_argument_group("the test (flags override the manifest)")
     shape.add_argument(
         "--name", help="name of the LocustTest (default: SOURCE's name plus a random suffix)"
