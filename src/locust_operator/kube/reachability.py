@@ -42,7 +42,7 @@ class ApiReachability:
             self._down_since = time.monotonic()
             self.outages += 1
             log.warning(
-                "apiserver %s unreachable (%s); retrying with backoff until it answers",
+                "apiserver %s unreachable (%s); retrying quietly until it answers",
                 self.server,
                 _describe(error),
             )

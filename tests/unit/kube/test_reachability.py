@@ -32,7 +32,7 @@ def test_an_outage_is_one_warning_then_one_line_when_it_answers_again(
     assert lines[0][0] == "WARNING"
     assert "apiserver https://127.0.0.1:6443 unreachable" in lines[0][1]
     assert "ConnectError: All connection attempts failed" in lines[0][1]
-    assert "retrying with backoff" in lines[0][1]
+    assert "retrying quietly until it answers" in lines[0][1]
     assert lines[1][0] == "INFO"
     assert "https://127.0.0.1:6443 answers again" in lines[1][1]
     assert tracker.reachable and tracker.outages == 1
