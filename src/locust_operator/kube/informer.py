@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 # A watch that ends sooner than this without a single event did not make progress:
 # retrying it at once could loop as fast as the apiserver answers.
 MIN_PRODUCTIVE_WATCH_SECONDS = 1.0
+# The backoff step used while the apiserver is unreachable or not ready: its first, 0.8 to
+# 1.2 s, without counting the attempt as a failure.
+UNREACHABLE_FAILURES = 1
 
 
 class Store(Generic[T]):
@@ -134,6 +137,20 @@ def _discard(values: dict[str, dict[str, set[str]]], value: str, namespace: str,
             del values[value]
 
 
+# An apiserver starting up answers 503 (paths not installed yet) and 429 ('storage is
+# (re)initializing', retry after 1 s).
+_NOT_READY_CODES = (429, 503)
+
+
+def _unavailable(error: BaseException) -> bool:
+    """The apiserver answered that it cannot serve yet: retry soon, it is no failure."""
+    status = getattr(error, "status", None)  # lightkube's ApiError
+    if getattr(status, "code", None) in _NOT_READY_CODES:
+        return True
+    response = getattr(error, "response", None)  # httpx's HTTPStatusError
+    return getattr(response, "status_code", None) in _NOT_READY_CODES
+
+
 @dataclass
 class RetryBackoff:
     """Capped exponential backoff with jitter between failed list/watch attempts."""
@@ -217,10 +234,11 @@ class Informer(Generic[T]):
     async def _list_and_watch(self) -> None:
         failures = 0
         while True:
-            failed = True
+            failed, unreachable, relisted = True, False, False
             self._watch_productive = False
             try:
                 if self._resource_version is None:
+                    relisted = True
                     await self._relist()
                 await self._watch(self._resource_version or "")
                 failed = False
@@ -228,14 +246,29 @@ class Informer(Generic[T]):
                 log.info("%s: resourceVersion too old (%s); re-listing", self.name, gone)
                 self._resource_version = None
                 failed = False
+                if not relisted:
+                    # The apiserver answered: whatever failed before (an outage) is over.
+                    # Re-list at once; only a list that expires at once backs off.
+                    failures = 0
+                    continue
             except Exception as error:
                 # A lost apiserver is logged once by the reachability tracker, not per informer.
-                if not self._apiserver.failed(error, self.name):
+                unreachable = self._apiserver.failed(error, self.name)
+                if not unreachable and _unavailable(error):
+                    unreachable = True  # up but not ready yet (503, 429): as good as down
+                    log.debug("%s: apiserver not ready: %s", self.name, error)
+                elif not unreachable:
                     log.warning("%s: list/watch failed: %r", self.name, error)
             if self._watch_productive:
                 failures = 0
                 if not failed:
                     continue
+            if unreachable:
+                # While the apiserver does not answer, or answers that it is not ready, knock
+                # often (a refused connect costs nothing) and count nothing: the caches are
+                # back within about a second of it, without the outage's backoff.
+                await self.backoff.wait(UNREACHABLE_FAILURES)
+                continue
             failures += 1
             await self.backoff.wait(failures)
 

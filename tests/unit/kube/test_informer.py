@@ -7,8 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import httpx2
 import pytest
-from lightkube.models.meta_v1 import ManagedFieldsEntry, ObjectMeta
+from lightkube.core.exceptions import ApiError
+from lightkube.models.meta_v1 import ManagedFieldsEntry, ObjectMeta, Status
 from lightkube.resources.core_v1 import Pod
 
 from locust_operator.kube import informer as informer_module
@@ -29,6 +31,10 @@ def pod(name: str, version: int, **labels: str) -> Pod:
         managedFields=[ManagedFieldsEntry(manager="kubectl")],
     )
     return Pod(metadata=meta)
+
+
+def api_error(code: int, message: str) -> ApiError:
+    return ApiError(status=Status(code=code, message=message))
 
 
 class FakeApiserver:
@@ -344,3 +350,80 @@ def test_retry_backoff_grows_to_its_cap() -> None:
     assert 1.6 <= backoff.delay(2) <= 2.4
     assert backoff.delay(10) == 30.0
     assert backoff.delay(10_000) == 30.0
+
+
+async def test_a_410_after_an_outage_relists_at_once_without_the_outages_backoff(
+    apiserver: FakeApiserver,
+) -> None:
+    """Issue 12, finding 8: the reconnect's first answer is a 410; the failures counted
+    during the outage must not make the re-list wait (it waited the 30 s cap)."""
+    informer, events, backoff = new_informer()
+    async with running(informer):
+        await informer.wait_synced()
+        for _ in range(6):
+            apiserver.end_stream(RuntimeError("apiserver restarting: 500"))
+        apiserver.end_stream(ResourceExpired("too old resource version: 10 (40)"))
+        apiserver.objects["p3"] = pod("p3", 41)
+        apiserver.version = 41
+        await events.wait_for(("ADDED", "p3", "41"))
+        waits_before_relist = list(backoff.waits)
+        apiserver.send("MODIFIED", pod("p3", 42))
+        await events.wait_for(("MODIFIED", "p3", "42"))
+    assert apiserver.lists == 2
+    # The outage backed off and grew; the 410 answered, so the re-list did not wait.
+    assert waits_before_relist == [1, 2, 3, 4, 5, 6]
+    assert backoff.waits == waits_before_relist
+
+
+async def test_an_unreachable_apiserver_is_retried_at_the_first_step(
+    apiserver: FakeApiserver,
+) -> None:
+    """While the apiserver refuses connections the informer knocks about every second, so
+    its cache is back within about a second of the apiserver, not after a 30 s step."""
+    informer, _, backoff = new_informer()
+    async with running(informer):
+        await informer.wait_synced()
+        for _ in range(4):
+            apiserver.end_stream(httpx2.ConnectError("connection refused"))
+        for code in (503, 503, 429, 429):  # up again, not ready yet
+            apiserver.end_stream(api_error(code, "storage is (re)initializing"))
+
+        async def eight() -> bool:
+            return len(backoff.waits) == 8
+
+        await eventually(eight, within=5, interval=0.005)
+    assert backoff.waits == [1] * 8
+    assert max(RetryBackoff().delay(n) for n in backoff.waits) <= 1.2
+
+
+async def test_the_outage_leaves_no_failure_count_behind(apiserver: FakeApiserver) -> None:
+    informer, _, backoff = new_informer()
+    async with running(informer):
+        await informer.wait_synced()
+        for _ in range(5):
+            apiserver.end_stream(httpx2.ConnectError("connection refused"))
+        apiserver.end_stream(RuntimeError("some other failure"))
+
+        async def six() -> bool:
+            return len(backoff.waits) == 6
+
+        await eventually(six, within=5, interval=0.005)
+    # The failure after the outage backs off as a first failure, not as the sixth.
+    assert backoff.waits == [1, 1, 1, 1, 1, 1]
+
+
+async def test_a_list_that_expires_at_once_still_backs_off(apiserver: FakeApiserver) -> None:
+    informer, _, backoff = new_informer()
+    async with running(informer):
+        await informer.wait_synced()
+        apiserver.send("MODIFIED", pod("p1", 11))
+        apiserver.end_stream()  # a productive watch ends: the next one resumes from 11
+        apiserver.end_stream(ResourceExpired("too old"))  # no list this round: re-list at once
+        apiserver.end_stream(ResourceExpired("too old"))  # right after that list: back off
+
+        async def backed_off() -> bool:
+            return len(backoff.waits) == 1
+
+        await eventually(backed_off, within=5, interval=0.005)
+    assert apiserver.watched_from[:3] == ["10", "11", "10"]
+    assert apiserver.lists >= 2
