@@ -124,3 +124,19 @@ async def test_a_v1_config_map_that_is_a_path_is_rejected(
         await kube.create(LocustTestV1(body), namespace=namespace)
     assert "configMap" in (refused.value.status.message or "")
     assert TRAVERSAL in (refused.value.status.message or "")
+
+
+async def test_a_name_differing_only_by_dot_and_dash_is_denied(
+    kube: AsyncClient, namespace: str
+) -> None:
+    """Finding 9: 'x.y' and 'x-y' would share their Service and Jobs; the second is denied
+    at creation, naming the first, and the first runs untouched."""
+    base = unique("dc")
+    await create_scripts(kube, namespace)
+    await create_test(kube, namespace, locusttest(f"{base}-x"))
+    with pytest.raises(ApiError) as denied:
+        await create_test(kube, namespace, locusttest(f"{base}.x"))
+    message = denied.value.status.message or ""
+    print(message)
+    assert "metadata.name" in message and f"'{base}-x'" in message
+    await wait_for_phase(kube, namespace, f"{base}-x", "Running")

@@ -42,7 +42,7 @@ from locust_operator.controller.transitions import (
 )
 from locust_operator.kube.dry_run import dry_run
 from locust_operator.kube.events import EmitsEvents, InvolvedObject
-from locust_operator.kube.owners import controller_uid, is_controlled_by
+from locust_operator.kube.owners import controller_name, controller_uid, is_controlled_by
 from locust_operator.resources import (
     ROLE_LABEL,
     TEST_NAME_LABEL,
@@ -139,6 +139,26 @@ UNTRUSTED_SPEC = (
 )
 
 
+class _Collision(ValueError):
+    """The children's names are another test's: this test can never run as named."""
+
+
+def _collision(name: str, observed: ObservedChildren) -> str | None:
+    """Why this test's children's names are taken by another LocustTest, one whose name
+    differs only by '.' and '-' (children are named after the test with dots as dashes);
+    None when no child is in the way, or only an earlier test of the same name's."""
+    for child in observed.existing():
+        owner = controller_name(child, KIND)
+        if owner is not None and owner != name:
+            return (
+                f"its Service and Jobs would be named like those of LocustTest {owner!r} "
+                f"({master_service_name(name)}, {worker_job_name(name)}): names that differ "
+                "only by '.' and '-' share them; delete this test and create it under "
+                "another name"
+            )
+    return None
+
+
 def _unreadable(error: ValueError) -> str:
     return (
         f"the spec cannot be used: {error}; delete the LocustTest and create it again "
@@ -195,24 +215,30 @@ class LocustTestReconciler:
         terminal = previous.get("phase") in TERMINAL_PHASES
         observed = self._observe_children(test)
         final = is_final(previous, observed.master_job)
-        if observed.foreign:
+        collision = _collision(meta["name"], observed)
+        if observed.foreign and collision is None:
             # The manager's log context names the test on every line.
             log.info(
                 "waiting for %s of an earlier test with the same name to go away",
                 ", ".join(observed.foreign),
             )
             return Result(requeue_after=FOREIGN_CHILD_RETRY_SECONDS)
+        if collision is not None:
+            observed = ObservedChildren()  # none of them is this test's
 
         built_test, trusted = self._built_test(test, observed)
         unreadable: Creation | None
         try:
+            if collision is not None:
+                raise _Collision(collision)
             missing = [] if terminal else self._missing(built_test, observed)
             if missing and not trusted:
                 raise ValueError(UNTRUSTED_SPEC)
         except ValueError as error:
             # Stored before validation covered it (e.g. through a v1 annotation): no retry
             # can read it; the test fails, saying why.
-            message = str(error) if not trusted else _unreadable(error)
+            known = not trusted or isinstance(error, _Collision)
+            message = str(error) if known else _unreadable(error)
             missing, unreadable = [], Creation(error=message, refused=True)
         else:
             unreadable = None

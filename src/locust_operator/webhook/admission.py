@@ -98,6 +98,10 @@ async def review_admission_with_children(
         return answer
     obj = request["object"]
     errors = await check_children(obj, request.get("namespace"))
+    # A new test named like another but for '.' and '-' (ChildrenCheck.collisions).
+    collisions = getattr(check_children, "collisions", None)
+    if not errors and request.get("operation") == "CREATE" and collisions is not None:
+        errors = await collisions(obj, request.get("namespace"))
     if errors:
         answer["response"] = {
             "uid": request["uid"],

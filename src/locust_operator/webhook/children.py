@@ -29,6 +29,7 @@ from locust_operator.api.validation import FieldError
 from locust_operator.config import OperatorConfig
 from locust_operator.kube.dry_run import dry_run, is_permanent
 from locust_operator.resources import build_children
+from locust_operator.webhook.collisions import name_collisions
 from locust_operator.webhook.priority_classes import missing_priority_classes
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,17 @@ class ChildrenCheck:
             return []
         finally:
             self.last_seconds = time.monotonic() - started
+
+    async def collisions(self, obj: dict[str, Any], namespace: str | None) -> list[FieldError]:
+        """A new test named like another but for '.' and '-' (their children would share
+        names)."""
+        try:
+            return await asyncio.wait_for(
+                name_collisions(self._client, obj, namespace), DRY_RUN_TIMEOUT_SECONDS
+            )
+        except TimeoutError:
+            log.warning("listing LocustTests for a name collision timed out; admitting")
+            return []
 
     async def _check(self, obj: dict[str, Any], namespace: str | None) -> list[FieldError]:
         try:
