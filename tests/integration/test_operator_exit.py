@@ -262,6 +262,16 @@ def test_an_operator_whose_cluster_goes_away_logs_one_line_and_backs_off(
     process.start()
     try:
         process.wait_until_ready()
+
+        def reconciled() -> bool:
+            phases = kubectl(
+                own_cluster, "get", "lotest", "-o", "jsonpath={.items[*].status.phase}"
+            ).stdout.split()
+            return len(phases) == 3
+
+        # The cluster goes away under a settled operator, not in the middle of its first
+        # writes (those would fail with the apiserver's own shutdown message).
+        until(reconciled, "the tests are reconciled")
         before = len(process.log_path.read_text().splitlines())
         own_cluster.stop()
         process.wait_for_log("unreachable")
@@ -271,6 +281,9 @@ def test_an_operator_whose_cluster_goes_away_logs_one_line_and_backs_off(
     finally:
         code = process.stop(signal.SIGTERM)
     after = process.log_path.read_text().splitlines()[before:]
+    # From the moment the operator noticed: a write in flight as the apiserver shut down
+    # may still report the apiserver's own refusal just before.
+    after = after[next(i for i, line in enumerate(after) if "unreachable" in line) :]
     problems = [line for line in after if " WARNING " in line or " ERROR " in line]
     assert "Traceback" not in "\n".join(after), "\n".join(after)
     assert len([line for line in problems if "unreachable" in line]) == 1, after
@@ -279,4 +292,7 @@ def test_an_operator_whose_cluster_goes_away_logs_one_line_and_backs_off(
     assert any(f"apiserver {own_cluster.server} unreachable" in line for line in problems)
     assert any("locust-operator webhooks unregister" in line for line in problems), after
     assert len(problems) == 2, "\n".join(after)
+    # No storm: a handful of lines for the whole outage and the shutdown (a line per
+    # informer and retry, or a traceback per reconcile, would be dozens).
+    assert len(after) <= 10, "\n".join(after)
     assert code == 0, process.log_tail()
