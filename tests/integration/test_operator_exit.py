@@ -280,12 +280,13 @@ def test_an_operator_whose_cluster_goes_away_logs_one_line_and_backs_off(
         assert process.process is not None and process.process.poll() is None
     finally:
         code = process.stop(signal.SIGTERM)
-    after = process.log_path.read_text().splitlines()[before:]
+    since_stop = process.log_path.read_text().splitlines()[before:]
+    assert "Traceback" not in "\n".join(since_stop), "\n".join(since_stop)
     # From the moment the operator noticed: a write in flight as the apiserver shut down
     # may still report the apiserver's own refusal just before.
-    after = after[next(i for i, line in enumerate(after) if "unreachable" in line) :]
+    noticed = next(i for i, line in enumerate(since_stop) if "unreachable" in line)
+    after = since_stop[noticed:]
     problems = [line for line in after if " WARNING " in line or " ERROR " in line]
-    assert "Traceback" not in "\n".join(after), "\n".join(after)
     assert len([line for line in problems if "unreachable" in line]) == 1, after
     # The one line names the server; the exit names the command that clears what it
     # could not remove.
