@@ -64,6 +64,10 @@ CONCURRENCY = 8
 MAX_BACKOFF_SECONDS = 300.0
 RUNNING_STATES = frozenset({"spawning", "running"})
 STOPPED = "stopped"
+# Locust workers send their statistics every 3 s (WORKER_REPORT_INTERVAL) and not when told
+# to stop: figures read right after a stop can miss a worker's last requests. Final
+# results are read once more when this long has passed since the stop was first seen.
+WORKER_REPORT_SETTLE_SECONDS = 5.0
 UNREACHABLE_HINT = (
     "; results and thresholds are unavailable and the test's phase follows the master Job. "
     "Is the web UI off (--headless in master.extraArgs), or a NetworkPolicy in the way?"
@@ -81,6 +85,7 @@ class Tracked:
     running_since: float | None = None
     stopped_since: float | None = None
     captured: bool = False  # the final results of the current stop are written
+    settled: bool = False  # ...and read again after the workers' last reports
     aborted: str | None = None  # abortOnFail sent /stop, for this reason
     reaped: bool = False
 
@@ -198,7 +203,7 @@ class ResultsPoller:
         tracked.failures, tracked.first_failure, tracked.next_try = 0, None, 0.0
         if snapshot.state in RUNNING_STATES:
             tracked.running_since = tracked.running_since or now
-            tracked.stopped_since, tracked.captured = None, False
+            tracked.stopped_since, tracked.captured, tracked.settled = None, False, False
             results = live_results(snapshot)
             await self._write(test, previous, results)
             await self._check_abort(test, tracked, results, now)
@@ -215,14 +220,18 @@ class ResultsPoller:
             self._config.results_stopped_timeout_seconds
         ):
             ended_by = ENDED_BY_OPERATOR
-        if tracked.captured and ended_by is None:
+        settled = now - tracked.stopped_since >= WORKER_REPORT_SETTLE_SECONDS
+        if tracked.captured and ended_by is None and (tracked.settled or not settled):
             return
         results = final_results(snapshot, ended_by)
         if tracked.aborted:
             results["aborted"] = tracked.aborted
-        report = await self._keep_report(test) if not tracked.captured or ended_by else None
+        # The report too is kept again once settled, so it agrees with the final figures.
+        keep_report = not tracked.captured or ended_by or (settled and not tracked.settled)
+        report = await self._keep_report(test) if keep_report else None
         await self._write(test, previous, results, report)
         tracked.captured = True
+        tracked.settled = tracked.settled or settled
         if ended_by:
             log.info("%s/%s: run ended (%s); final results kept", namespace, name, ended_by)
         self._enqueue((namespace, name))
