@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from lightkube import AsyncClient
@@ -158,6 +158,12 @@ def needs_resync(test: Mapping[str, Any], master_job: Job | None) -> bool:
     return not is_final(status if isinstance(status, Mapping) else {}, master_job)
 
 
+async def _logged(key: Key, work: Awaitable[None]) -> None:
+    """``work`` with the test's log context (as a reconcile has it)."""
+    with log_context(*key):
+        await work
+
+
 class KeyReconciler(Protocol):
     """Reconciles one LocustTest by its key (LocustTestReconciler)."""
 
@@ -216,6 +222,7 @@ class Controller:
         self.started = asyncio.Event()  # the reconcile workers run
         self._queueing = False  # events queue keys only while workers run (on the leader)
         self._background: list[asyncio.Task[None]] = []  # leader-only tasks besides workers
+        self._deletions: set[asyncio.Task[None]] = set()  # Deleting events being written
 
     # --- event mapping -------------------------------------------------------------------
 
@@ -225,6 +232,11 @@ class Controller:
         if event == "DELETED":
             self._test_revisions.pop(key, None)
             self._first_seen.pop(key, None)
+            deleted = getattr(self.reconciler, "deleted", None)
+            if self._queueing and deleted is not None:  # the leader says so, once
+                task = asyncio.get_running_loop().create_task(_logged(key, deleted(obj)))
+                self._deletions.add(task)
+                task.add_done_callback(self._deletions.discard)
             return  # gone; the garbage collector removes the children
         revision = (meta.get("generation"), meta.get("deletionTimestamp"), meta.get("uid"))
         # Our own status and finalizer writes come back as updates: nothing to do for them

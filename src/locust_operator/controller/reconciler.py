@@ -60,6 +60,7 @@ from locust_operator.resources.source import LocustTestSource
 log = logging.getLogger(__name__)
 
 LocustTestResource = create_namespaced_resource(GROUP, V2, KIND, PLURAL)
+# Added by earlier versions, removed from every test now (see _release).
 FINALIZER = "locust.io/cleanup"
 # While a previous incarnation's children (same name, other uid) are being garbage
 # collected, look again soon; their DELETED events usually come first anyway.
@@ -207,9 +208,10 @@ class LocustTestReconciler:
             return Result()  # gone: its children go with it through garbage collection
         meta = test["metadata"]
         if meta.get("deletionTimestamp"):
-            await self._finalize(test)
+            await self._release(test)  # the Deleting event comes with the DELETED event
             return Result()
-        needs_finalizer = FINALIZER not in (meta.get("finalizers") or [])
+        # An earlier version's finalizer (migration): nothing holds a test any more.
+        legacy_finalizer = FINALIZER in (meta.get("finalizers") or [])
         previous = test.get("status") or {}
         # A finished test's children are not healed; a Failed one may still resume.
         terminal = previous.get("phase") in TERMINAL_PHASES
@@ -242,15 +244,14 @@ class LocustTestReconciler:
             missing, unreadable = [], Creation(error=message, refused=True)
         else:
             unreadable = None
-        # The finalizer and the children are independent writes: send them together, so a
-        # new test's children exist one round trip after it was seen.
+        # The finalizer and the children are independent writes: send them together.
         patched, creation = await asyncio.gather(
-            self._add_finalizer(test) if needs_finalizer else _nothing(),
+            self._release(test) if legacy_finalizer else _nothing(),
             self._create(missing, observed, meta["uid"]) if missing else _nothing(),
         )
         creation = creation or unreadable or Creation()
         creation_error = creation.error
-        if needs_finalizer:
+        if legacy_finalizer:
             if patched is None:
                 return Result()  # deleted meanwhile
             test, meta = patched, patched["metadata"]
@@ -449,18 +450,20 @@ class LocustTestReconciler:
         for intent in intents:
             await self._recorder.emit(_involved(test), intent.type, intent.reason, intent.message)
 
-    async def _add_finalizer(self, test: Mapping[str, Any]) -> dict[str, Any] | None:
-        meta = test["metadata"]
-        finalizers = [*(meta.get("finalizers") or []), FINALIZER]
-        return await self._patch_metadata(test, {"finalizers": finalizers})
-
-    async def _finalize(self, test: Mapping[str, Any]) -> None:
+    async def _release(self, test: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Removes the ``locust.io/cleanup`` finalizer earlier versions added: a finalizer
+        would block the deletion of the test, its namespace and the CRD whenever no
+        operator runs. The patched test, or None when it is gone."""
         meta = test["metadata"]
         if FINALIZER not in (meta.get("finalizers") or []):
-            return
-        await self._recorder.emit(_involved(test), "Normal", DELETING, DELETING_MESSAGE)
+            return dict(test)
         remaining = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
-        await self._patch_metadata(test, {"finalizers": remaining})
+        return await self._patch_metadata(test, {"finalizers": remaining})
+
+    async def deleted(self, test: Mapping[str, Any]) -> None:
+        """The test is gone (its DELETED event): the Deleting event users see. Its children
+        go through garbage collection; no finalizer waits for this."""
+        await self._recorder.emit(_involved(test), "Normal", DELETING, DELETING_MESSAGE)
         log.info("deleted; its children go with it")
 
     async def _patch_metadata(

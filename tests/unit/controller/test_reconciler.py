@@ -81,10 +81,12 @@ def foreign(kind: str, name: str) -> Service | Job:
     return cls.from_dict({"metadata": {"name": name, "namespace": NS, "uid": "someone-else"}})
 
 
-async def test_a_new_test_gets_its_finalizer_and_children_then_its_status() -> None:
+async def test_a_new_test_gets_its_children_then_its_status_and_no_finalizer() -> None:
     setup = Setup()
     assert await setup.reconcile() == Result(children_created=True)
-    assert FINALIZER in setup.test["metadata"]["finalizers"]
+    # No finalizer: nothing blocks deleting the test, its namespace or the CRD when no
+    # operator runs (issue 12, finding 10).
+    assert not setup.test["metadata"].get("finalizers")
     for kind, name in CHILDREN:
         child = setup.kube.child(kind, NS, name)
         assert child is not None, name
@@ -170,15 +172,28 @@ async def test_a_refused_child_is_reported_in_the_status_and_retried() -> None:
     assert setup.condition(READY)["reason"] == RESOURCES_CREATED
 
 
+def with_legacy_finalizer() -> dict[str, Any]:
+    """A test an earlier version started: it carries the locust.io/cleanup finalizer."""
+    test = locust_test()
+    test["metadata"]["finalizers"] = [FINALIZER, "example.com/keep"]
+    return test
+
+
+async def test_an_earlier_versions_finalizer_is_removed_others_kept() -> None:
+    setup = Setup(with_legacy_finalizer())
+    assert await setup.reconcile() == Result(children_created=True)
+    assert setup.test["metadata"]["finalizers"] == ["example.com/keep"]
+
+
 async def test_a_stale_test_conflicts_on_the_finalizer() -> None:
-    setup = Setup()
+    setup = Setup(with_legacy_finalizer())
     setup.kube.fail[("patch", "LocustTest", NAME)] = api_error(409, "modified")
     with pytest.raises(Conflict):
         await setup.reconcile()
 
 
-async def test_a_test_deleted_while_its_finalizer_is_added_is_left_alone() -> None:
-    setup = Setup()
+async def test_a_test_deleted_while_its_finalizer_is_removed_is_left_alone() -> None:
+    setup = Setup(with_legacy_finalizer())
     setup.kube.fail[("patch", "LocustTest", NAME)] = api_error(404, "gone")
     assert await setup.reconcile() == Result()
     assert "status" not in setup.test
@@ -224,19 +239,24 @@ async def test_a_deleted_child_is_recreated_from_the_spec_the_test_started_with(
     assert setup.condition("SpecDrifted")["status"] == "True"
 
 
-async def test_deletion_records_an_event_and_releases_the_finalizer() -> None:
+async def test_a_deleted_test_gets_the_deleting_event() -> None:
     setup = Setup()
     await setup.reconcile()
-    setup.test["metadata"]["deletionTimestamp"] = NOW.isoformat()
-    assert await setup.reconcile() == Result()
-    assert FINALIZER not in setup.test["metadata"]["finalizers"]
+    await setup.reconciler.deleted(setup.test)  # its DELETED event
     assert setup.events.reasons()[-1] == "Deleting"
     assert setup.events.messages("Deleting") == ["LocustTest and owned resources being cleaned up"]
 
 
+async def test_a_test_being_deleted_loses_an_earlier_versions_finalizer() -> None:
+    setup = Setup(with_legacy_finalizer())
+    setup.test["metadata"]["deletionTimestamp"] = NOW.isoformat()
+    assert await setup.reconcile() == Result()
+    assert setup.test["metadata"]["finalizers"] == ["example.com/keep"]
+    assert "Deleting" not in setup.events.reasons()  # that comes with the DELETED event
+
+
 async def test_a_stale_deletion_conflicts() -> None:
-    setup = Setup()
-    await setup.reconcile()
+    setup = Setup(with_legacy_finalizer())
     setup.test["metadata"]["deletionTimestamp"] = NOW.isoformat()
     setup.kube.fail[("patch", "LocustTest", NAME)] = api_error(409, "modified")
     with pytest.raises(Conflict):
