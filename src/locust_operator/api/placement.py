@@ -64,12 +64,13 @@ def priority_class_prop(who: str) -> Any:
     )
 
 
-def spread_constraints_prop(who: str) -> Any:
+def spread_constraints_prop(who: str, *, nested_descriptions: bool = True) -> Any:
     return prop(
         f"Topology spread constraints of {who}. Their labelSelector must select the pods "
         "to spread, e.g. on the label performance-test-pod-name=<name>-worker.",
         k8s=core_v1.TopologySpreadConstraint,
         max_items=MAX_TOPOLOGY_SPREAD_CONSTRAINTS,
+        nested_descriptions=nested_descriptions,
     )
 
 
@@ -87,17 +88,22 @@ class RoleScheduling:
         "spec.scheduling.nodeSelector (this role's value wins)."
     )
     tolerations: list[K8sObject] | None = prop(
-        "Tolerations of this role's pods, added to spec.scheduling.tolerations.",
+        "Tolerations of this role's pods, added to spec.scheduling.tolerations (same "
+        "fields as there).",
         k8s=core_v1.Toleration,
+        nested_descriptions=False,
     )
     affinity: K8sObject | None = prop(
         "Affinity of this role's pods: each kind given (nodeAffinity, podAffinity, "
-        "podAntiAffinity) replaces that kind of spec.scheduling.affinity.",
+        "podAntiAffinity) replaces that kind of spec.scheduling.affinity (same fields as "
+        "there).",
         k8s=core_v1.Affinity,
+        nested_descriptions=False,
     )
     topology_spread_constraints: list[K8sObject] | None = spread_constraints_prop(
         "this role's pods, replacing spec.scheduling's constraint with the same topologyKey "
-        "and whenUnsatisfiable"
+        "and whenUnsatisfiable (same fields as there)",
+        nested_descriptions=False,
     )
     priority_class_name: str | None = priority_class_prop(
         "this role's pods, replacing spec.scheduling.priorityClassName"

@@ -99,6 +99,7 @@ class Prop:
     list_map_keys: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
     schema_override: Mapping[str, Any] | None = None
+    nested_descriptions: bool = True
 
 
 _META_KEY = "locust_operator.schema"
@@ -125,6 +126,7 @@ def prop(
     list_map_keys: Sequence[str] = (),
     rules: Sequence[Rule] = (),
     schema_override: Mapping[str, Any] | None = None,
+    nested_descriptions: bool = True,
 ) -> Any:
     """Declare an API field.
 
@@ -152,6 +154,7 @@ def prop(
         list_map_keys=tuple(list_map_keys),
         rules=tuple(rules),
         schema_override=schema_override,
+        nested_descriptions=nested_descriptions,
     )
     metadata = {_META_KEY: meta}
     if required:
@@ -359,6 +362,8 @@ def _field_schema(field: Field) -> JSONSchema:
     schema = _node_schema(field.node)
     # The field's own description wins over the type's (as in the Kubernetes OpenAPI).
     schema.pop("description", None)
+    if not meta.nested_descriptions:
+        schema = _without_descriptions(schema)
     schema = {"description": meta.description, **schema}
     if meta.default is not NO_DEFAULT:
         schema["default"] = copy.deepcopy(meta.default)
@@ -379,6 +384,14 @@ def _field_schema(field: Field) -> JSONSchema:
             schema["x-kubernetes-list-map-keys"] = list(meta.list_map_keys)
     if meta.rules:
         schema.setdefault("x-kubernetes-validations", []).extend(r.to_json() for r in meta.rules)
+    return schema
+
+
+def _without_descriptions(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_descriptions(v) for k, v in schema.items() if k != "description"}
+    if isinstance(schema, list):
+        return [_without_descriptions(item) for item in schema]
     return schema
 
 
