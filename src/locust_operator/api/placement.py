@@ -29,7 +29,12 @@ from typing import Any, Final, Literal
 import msgspec.structs
 from lightkube.models import core_v1
 
-from .dns_names import DNS1123_SUBDOMAIN_PATTERN, MAX_SUBDOMAIN_LENGTH
+from .dns_names import (
+    DNS1123_SUBDOMAIN_PATTERN,
+    MAX_LABEL_LENGTH,
+    MAX_SUBDOMAIN_LENGTH,
+    is_dns1123_label,
+)
 from .schema import K8sObject, prop
 
 Spread = Literal["nodes", "zones"]
@@ -274,6 +279,47 @@ def _check_pod_spec(
             merge = MERGE_LISTS["PodSpec"][key]
             locust = locust_container if key == "containers" else None
             yield from _check_merge_list(value, where, merge, role, locust)
+    yield from _check_container_lists(spec, field, locust_container)
+
+
+_CONTAINER_LISTS: Final = ("containers", "initContainers", "ephemeralContainers")
+
+
+def _check_container_lists(
+    spec: Mapping[str, Any], field: str, locust_container: str | None
+) -> Iterator[Problem]:
+    """A pod's containers, init and ephemeral containers share one namespace of names: a
+    name the patch puts in two of these lists (or the Locust container's name on an init or
+    ephemeral container, the name of one of the operator's init containers on another kind)
+    would make the apiserver refuse the pod."""
+    # Imported here: resources builds on api, not the other way round.
+    from locust_operator.resources.containers import METRICS_EXPORTER_CONTAINER_NAME
+    from locust_operator.resources.fetcher import FETCHER_CONTAINER_NAME
+
+    # The operator's own init containers, whether or not this test gets them.
+    seen = dict.fromkeys(
+        (FETCHER_CONTAINER_NAME, METRICS_EXPORTER_CONTAINER_NAME), "initContainers"
+    )
+    if locust_container is not None:
+        seen[locust_container] = "containers"
+    for key in _CONTAINER_LISTS:
+        items = spec.get(key)
+        if not isinstance(items, list):
+            continue
+        for i, item in enumerate(items):
+            if not isinstance(item, Mapping) or item.get(PATCH_DIRECTIVE) == DELETE:
+                continue
+            name = item.get("name")
+            if not isinstance(name, str) or not name:
+                continue
+            if seen.get(name, key) != key:
+                yield (
+                    f"{field}.{key}[{i}].name",
+                    f"the name {name!r} is taken in {seen[name]} (by the operator's or this "
+                    "patch's container), and a pod's containers, initContainers and "
+                    "ephemeralContainers need distinct names: rename this one",
+                )
+            seen.setdefault(name, key)
 
 
 def _check_merge_list(
@@ -310,6 +356,17 @@ def _check_merge_list(
                 f"the Locust container {key!r} cannot be deleted; remove this item",
             )
         if merge.item == "Container":
+            # The patch's schema preserves unknown fields: nothing but this check (in the
+            # webhook and the builder) keeps a name the apiserver refuses out of the child.
+            if item.get(PATCH_DIRECTIVE) != DELETE and not (
+                isinstance(key, str) and is_dns1123_label(key)
+            ):
+                yield (
+                    f"{where}.{merge.key}",
+                    f"{key!r} is not a valid container name: it must be a DNS-1123 label "
+                    f"(at most {MAX_LABEL_LENGTH} lowercase letters, digits and '-', starting "
+                    "and ending with a letter or digit), e.g. 'warm-up'",
+                )
             yield from _check_container(item, where, role, is_locust)
 
 

@@ -20,6 +20,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from locust_operator.api.dns_names import is_dns1123_label
 from locust_operator.api.placement import (
     DELETE,
     MERGE_LISTS,
@@ -110,4 +111,28 @@ def apply_pod_template_patch(
     spec = patch.get("spec")
     if isinstance(spec, Mapping):
         result["spec"] = strategic_merge(result.get("spec") or {}, spec, "PodSpec")
+        _check_container_names(result["spec"], f"{field}.spec")
     return result
+
+
+def _check_container_names(pod_spec: Mapping[str, Any], field: str) -> None:
+    """Refuse a merged pod whose containers would not pass the apiserver: every name a
+    DNS-1123 label, no name twice across containers, initContainers and ephemeralContainers
+    (e.g. a patch's container named like one the operator adds)."""
+    seen: dict[str, str] = {}
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for i, container in enumerate(pod_spec.get(key) or []):
+            name = container.get("name") if isinstance(container, Mapping) else None
+            where = f"{field}.{key}[{i}].name"
+            if not isinstance(name, str) or not is_dns1123_label(name):
+                raise PodPatchError(
+                    f"{where}: {name!r} is not a valid container name; name the container "
+                    "with a DNS-1123 label (lowercase letters, digits and '-'), e.g. 'warm-up'"
+                )
+            if name in seen:
+                raise PodPatchError(
+                    f"{where}: the patched pod has two containers named {name!r} "
+                    f"({seen[name]} and {key}[{i}]), and a pod's containers need distinct "
+                    "names; rename the patch's container"
+                )
+            seen[name] = f"{key}[{i}]"

@@ -129,12 +129,58 @@ def test_the_locust_container_of_a_dotted_name_is_recognised() -> None:
             "spec.worker.podTemplatePatch.spec.containers[0].$patch",
             "cannot be deleted",
         ),
+        (
+            {"spec": {"initContainers": [{"name": "-", "image": "busybox"}]}},
+            "spec.worker.podTemplatePatch.spec.initContainers[0].name",
+            "DNS-1123 label",
+        ),
+        (
+            {"spec": {"containers": [{"name": "Side_Car", "image": "busybox"}]}},
+            "spec.worker.podTemplatePatch.spec.containers[0].name",
+            "DNS-1123 label",
+        ),
+        (
+            {"spec": {"ephemeralContainers": [{"name": "d" * 64, "image": "busybox"}]}},
+            "spec.worker.podTemplatePatch.spec.ephemeralContainers[0].name",
+            "at most 63",
+        ),
+        (
+            {"spec": {"initContainers": [{"name": "demo-worker", "image": "busybox"}]}},
+            "spec.worker.podTemplatePatch.spec.initContainers[0].name",
+            "distinct names",
+        ),
+        (
+            {"spec": {"containers": [{"name": "fetch-test-files", "image": "busybox"}]}},
+            "spec.worker.podTemplatePatch.spec.containers[0].name",
+            "taken in initContainers",
+        ),
+        (
+            {
+                "spec": {
+                    "containers": [{"name": "side", "image": "busybox"}],
+                    "initContainers": [{"name": "side", "image": "busybox"}],
+                }
+            },
+            "spec.worker.podTemplatePatch.spec.initContainers[0].name",
+            "taken in containers",
+        ),
     ],
 )
 def test_bad_patches_are_rejected_naming_the_field(patch: Any, field: str, words: str) -> None:
     found = errors(with_fields("worker", podTemplatePatch=patch))
     assert field in found, found
     assert words in found[field]
+
+
+def test_deleting_a_container_by_any_name_and_merging_into_the_exporter_are_fine() -> None:
+    patch = {
+        "spec": {
+            "containers": [{"name": "No_Such", "$patch": "delete"}],
+            "initContainers": [{"name": "locust-metrics-exporter", "resources": {}}],
+        }
+    }
+    found = errors(with_fields("master", podTemplatePatch=patch))
+    assert not [f for f in found if "podTemplatePatch" in f], found
 
 
 def test_spread_and_an_explicit_constraint_on_the_same_topology_conflict() -> None:

@@ -9,7 +9,11 @@ import pytest
 
 from locust_operator.api.placement import PROTECTED_POD_LABELS
 from locust_operator.resources.labels import MANAGED_BY, selector_labels
-from locust_operator.resources.pod_patch import PodPatchError, strategic_merge
+from locust_operator.resources.pod_patch import (
+    PodPatchError,
+    apply_pod_template_patch,
+    strategic_merge,
+)
 
 from .helpers import jobs, locust, locust_test, pod, pod_metadata, with_role
 
@@ -218,6 +222,49 @@ def test_the_builder_refuses_a_patch_of_managed_fields(patch: dict[str, Any], fi
     with pytest.raises(PodPatchError) as raised:
         patched("worker", patch)
     assert str(raised.value).startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(
+    ("patch", "field", "words"),
+    [
+        (
+            {"spec": {"initContainers": [{"name": "-", "image": "busybox:1.36"}]}},
+            "spec.worker.podTemplatePatch.spec.initContainers[0].name",
+            "DNS-1123 label",
+        ),
+        (
+            {"spec": {"initContainers": [{"name": "demo-worker", "image": "busybox:1.36"}]}},
+            "spec.worker.podTemplatePatch.spec.initContainers[0].name",
+            "distinct names",
+        ),
+    ],
+)
+def test_the_builder_refuses_a_container_the_apiserver_would_refuse(
+    patch: dict[str, Any], field: str, words: str
+) -> None:
+    # The CRD keeps any patch (x-kubernetes-preserve-unknown-fields): a test that never met
+    # the webhook gets a clear refusal, not a Job the apiserver rejects.
+    with pytest.raises(PodPatchError) as raised:
+        patched("worker", patch)
+    assert str(raised.value).startswith(f"{field}: ")
+    assert words in str(raised.value)
+
+
+def test_the_builder_checks_the_merged_pod_for_duplicate_container_names() -> None:
+    # The final check sees the pod as merged, whatever let a duplicate through.
+    template = {"spec": {"initContainers": [{"name": "prep"}], "containers": [{"name": "main"}]}}
+    with pytest.raises(PodPatchError) as raised:
+        apply_pod_template_patch(
+            template,
+            {"spec": {"containers": [{"name": "prep", "image": "busybox:1.36"}]}},
+            field="spec.worker.podTemplatePatch",
+            role="worker",
+            locust_container="main",
+        )
+    assert str(raised.value).startswith(
+        "spec.worker.podTemplatePatch.spec.initContainers[0].name: "
+    )
+    assert "'prep' (containers[1] and initContainers[0])" in str(raised.value)
 
 
 def test_a_command_on_another_container_is_fine() -> None:
