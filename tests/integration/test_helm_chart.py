@@ -205,12 +205,12 @@ def rules_of(role: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...], tupl
 
 
 CONTROLLER_RULES = [
-    ("locust.io", "locusttests", (), ("get", "list", "watch", "patch")),
+    ("locust.io", "locusttests", (), ("list", "watch", "patch")),
     ("locust.io", "locusttests/status", (), ("patch",)),
     ("locust.io", "locusttests/finalizers", (), ("update",)),
     ("batch", "jobs", (), ("get", "list", "watch", "create")),
     ("", "services", (), ("get", "list", "watch", "create")),
-    ("", "pods", (), ("get", "list", "watch")),
+    ("", "pods", (), ("list", "watch")),
     ("", "configmaps", (), ("get",)),
     ("", "events", (), ("create",)),
 ]

@@ -204,9 +204,10 @@ the test through garbage collection; only the Jobs of a run the operator ended a
 deleted) and it reads ConfigMaps only to name a missing one.
 */}}
 {{- define "locust-k8s-operator.controllerRules" -}}
+# Tests and pods are read from the informers' caches (list, watch): never by name.
 - apiGroups: ["locust.io"]
   resources: ["locusttests"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["locust.io"]
   resources: ["locusttests/status"]
   verbs: ["patch"]
@@ -224,7 +225,7 @@ deleted) and it reads ConfigMaps only to name a missing one.
   verbs: ["get", "list", "watch", "create"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get"]
