@@ -19,7 +19,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightkube import AsyncClient, KubeConfig
 
@@ -30,6 +30,9 @@ from locust_operator.kube.client import NoClusterConfig, async_client, load_kube
 from locust_operator.kube.leader import KubeLeaseStore, LeaderElectionConfig, LeaderElector
 from locust_operator.metrics import LEADER
 from locust_operator.webhook import WebhookOptions, WebhookStartupError, start_webhooks
+
+if TYPE_CHECKING:
+    from locust_operator.webhook.registered import RegistrationCheck
 
 log = logging.getLogger("locust_operator")
 
@@ -118,6 +121,7 @@ class Operator:
         self.stop = stop
         self.controller: Controller | None = None
         self.webhooks_serving = False
+        self.registration: RegistrationCheck | None = None  # the registered CA is served
 
     def unready(self) -> list[str]:
         """What /readyz still waits for: synced caches, a serving webhook server."""
@@ -128,6 +132,8 @@ class Operator:
             missing.append("controller not started")
         if self.options.webhooks is not None and not self.webhooks_serving:
             missing.append("webhook server not serving")
+        elif self.registration is not None and self.registration.problem:
+            missing.append(self.registration.problem)
         return missing
 
     async def run(self, stack: contextlib.AsyncExitStack) -> int:
@@ -146,7 +152,9 @@ class Operator:
         stack.push_async_callback(client.close)
         if options.webhooks is not None:
             try:
-                await start_webhooks(client, options.webhooks, stack, options.config)
+                self.registration = await start_webhooks(
+                    client, options.webhooks, stack, options.config
+                )
             except WebhookStartupError as error:
                 raise StartupError(str(error)) from None
             self.webhooks_serving = True

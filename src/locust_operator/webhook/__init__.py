@@ -64,8 +64,9 @@ async def start_webhooks(
     options: WebhookOptions,
     stack: contextlib.AsyncExitStack,
     config: OperatorConfig | None = None,
-) -> None:
-    """Serves and registers the webhooks; ``stack`` stops them. Raises
+) -> RegistrationCheck:
+    """Serves and registers the webhooks; ``stack`` stops them. The returned check says
+    whether the registered CA is still the one served (for /readyz). Raises
     WebhookStartupError when the certificate or the address cannot be used. With the
     operator's ``config``, admission also dry-runs the resources a test becomes."""
     from locust_operator.webhook.children import ChildrenCheck
@@ -101,6 +102,21 @@ async def start_webhooks(
     else:
         await register_webhooks(client, options.endpoint(), certificate.ca_bundle)
     log.info("webhooks registered (%s)", options.url or "in-cluster Service")
+    from locust_operator.webhook.registered import RegistrationCheck
+
+    def served_ca() -> bytes:
+        """The CA of what is served now (a shared certificate may have been rotated)."""
+        from locust_operator.webhook.serving import CA_FILE
+
+        for path in (certificate.cert_path.parent / CA_FILE, certificate.cert_path):
+            with contextlib.suppress(OSError):
+                return path.read_bytes()
+        return certificate.ca_bundle
+
+    registered = RegistrationCheck(client, served_ca)
+    checker = asyncio.create_task(registered.run())
+    stack.callback(checker.cancel)
+    return registered
 
 
 def _registration_error(error: ApiError) -> str:
@@ -113,6 +129,7 @@ def _registration_error(error: ApiError) -> str:
 
 
 if TYPE_CHECKING:
+    from locust_operator.webhook.registered import RegistrationCheck
     from locust_operator.webhook.serving import ServingCertificate
 
 
