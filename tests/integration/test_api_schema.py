@@ -102,3 +102,87 @@ async def test_schema_rejects_without_the_webhook(
         await create_v2(kube, namespace, case.object())
     assert rejected.value.status.code == 422, rejected.value.status.message
     assert case.field in (rejected.value.status.message or "")
+
+
+_GIT = {"url": "https://git.example.com/team/load-tests.git"}
+_ARCHIVE = {"url": "https://files.example.com/suite.tar.gz"}
+SOURCE_CASES = [
+    (
+        {"configMapRef": "scripts", "git": _GIT},
+        "spec.testFiles",
+        "testFiles takes one source of test files: keep one of configMapRef, git or archive",
+    ),
+    (
+        {"git": _GIT, "archive": _ARCHIVE},
+        "spec.testFiles",
+        "testFiles takes one source of test files: keep one of configMapRef, git or archive",
+    ),
+    (
+        {"git": {"url": "https://bot:s3cret@git.example.com/t.git"}},
+        "spec.testFiles.git.url",
+        "carries a password (scheme://user:password@host), which would show in the spec, the "
+        "pods and the logs: put the token in a Secret and name it in "
+        "testFiles.git.credentials.secretName",
+    ),
+    (
+        {"archive": {"url": "https://bot:s3cret@files.example.com/suite.tar.gz"}},
+        "spec.testFiles.archive.url",
+        "carries a password (scheme://user:password@host)",
+    ),
+    (
+        {"git": {**_GIT, "subPath": "tests/../../etc"}},
+        "spec.testFiles.git.subPath",
+        "must be a directory inside the source: relative, without '..' (e.g. tests/load)",
+    ),
+    (
+        {"archive": {**_ARCHIVE, "subPath": "/suite"}},
+        "spec.testFiles.archive.subPath",
+        "must be a directory inside the source: relative, without '..'",
+    ),
+    (
+        {"archive": {**_ARCHIVE, "sha256": "0123abc"}},
+        "spec.testFiles.archive.sha256",
+        "must be 64 hexadecimal digits (sha256sum's output); fix the digest or remove sha256",
+    ),
+    (
+        {"archive": {"url": "ftp://files.example.com/suite.tar.gz"}},
+        "spec.testFiles.archive.url",
+        "must be a http:// or https:// URL",
+    ),
+    (
+        {"configMapRef": "scripts", "dependencies": {"packages": ["requests"]}},
+        "spec.testFiles.dependencies",
+        "needs a git or archive source to install into",
+    ),
+    (
+        {"git": _GIT, "dependencies": {"requirementsFile": "../requirements.txt"}},
+        "spec.testFiles.dependencies.requirementsFile",
+        "must be a path inside the source: relative, without '..'",
+    ),
+]
+
+
+async def test_test_source_rules_reject_without_the_webhook(
+    kube: AsyncClient, namespace: str
+) -> None:
+    # What the webhook checks of a git or archive source, the CRD alone rejects too, each
+    # with the field and the fix; valid sources are accepted.
+    for i, (test_files, field, words) in enumerate(SOURCE_CASES):
+        obj = minimal_v2(f"source-{i}")
+        obj["spec"]["testFiles"] = test_files
+        with pytest.raises(ApiError) as rejected:
+            await create_v2(kube, namespace, obj)
+        message = rejected.value.status.message or ""
+        assert rejected.value.status.code == 422, message
+        assert f"{field}:" in message and words in message, (field, message)
+    for i, test_files in enumerate(
+        [
+            {"git": {**_GIT, "subPath": "tests/load"}, "dependencies": {"noIndex": True}},
+            {"archive": {**_ARCHIVE, "sha256": "ab" * 32, "subPath": "suite"}},
+            {"git": {"url": "git@git.example.com:team/t.git"}, "libConfigMapRef": "lib"},
+        ]
+    ):
+        obj = minimal_v2(f"source-ok-{i}")
+        obj["spec"]["testFiles"] = test_files
+        created = await create_v2(kube, namespace, obj)
+        assert created.metadata.uid

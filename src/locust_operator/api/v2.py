@@ -44,6 +44,7 @@ from .schema import (
     prop,
 )
 from .sources import (
+    TEST_FILES_RULES,
     ArchiveSource,
     Dependencies,
     GitSource,
@@ -237,6 +238,7 @@ class WorkerSpec:
 # --- test files, scheduling, env -------------------------------------------------------------
 
 
+@object_rules(*TEST_FILES_RULES)
 @dataclass(kw_only=True)
 class TestFiles:
     """Where the locustfile(s) and library files come from and where they are mounted."""

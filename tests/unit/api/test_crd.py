@@ -315,6 +315,13 @@ def test_cel_rules_are_where_expected() -> None:
         ".spec.volumes[]",
         ".spec.observability.openTelemetry",
         ".spec.thresholds[]",
+        ".spec.testFiles",
+        ".spec.testFiles.git.url",
+        ".spec.testFiles.git.subPath",
+        ".spec.testFiles.archive.url",
+        ".spec.testFiles.archive.sha256",
+        ".spec.testFiles.archive.subPath",
+        ".spec.testFiles.dependencies.requirementsFile",
     }
     assert any("has(self.max) != has(self.min)" in r for r in rules[".spec.thresholds[]"])
     assert any("size(self.metadata.name) <= 56" in r for r in rules["<root>"])
