@@ -171,6 +171,9 @@ class KafkaConfig:
     username: str = ""
     # Kept out of repr so that logging the configuration does not leak it.
     password: str = dataclasses.field(default="", repr=False)
+    # KAFKA_PASSWORD_SECRET=<secret>/<key>: the pods read the password from that Secret of
+    # the test's namespace (env valueFrom secretKeyRef) instead of a plain-text value.
+    password_secret: tuple[str, str] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -224,6 +227,32 @@ class OperatorConfig:
 
 
 # --- reading the environment -----------------------------------------------------------------
+
+
+_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+
+
+def _secret_key_ref(env: _Env, name: str, plain: str) -> tuple[str, str] | None:
+    """``<secret>/<key>`` as (secret, key); ConfigError naming ``name`` (and ``plain`` when
+    both are set) otherwise."""
+    from locust_operator.api.dns_names import is_dns1123_subdomain
+
+    value = env.raw(name)
+    if value is None:
+        return None
+    if env.raw(plain) is not None:
+        raise ConfigError(
+            name, f"{name} and {plain} are both set; keep {name} (the Secret) and unset {plain}"
+        )
+    secret, _, key = value.partition("/")
+    if not is_dns1123_subdomain(secret) or len(key) > 253 or not _SECRET_KEY.fullmatch(key):
+        raise _invalid(
+            name,
+            value,
+            "<secret>/<key>: the name of a Secret in each test's namespace and the key "
+            "holding the password, e.g. kafka-credentials/password",
+        )
+    return secret, key
 
 
 class _Env:
@@ -404,6 +433,7 @@ def _load(env: _Env) -> OperatorConfig:
             sasl_jaas_config=env.text("KAFKA_SASL_JAAS_CONFIG", ""),
             username=env.text("KAFKA_USERNAME", ""),
             password=env.text("KAFKA_PASSWORD", ""),
+            password_secret=_secret_key_ref(env, "KAFKA_PASSWORD_SECRET", "KAFKA_PASSWORD"),
         ),
         source_fetcher=SourceFetcherConfig(
             image=env.text("TEST_SOURCE_FETCHER_IMAGE", SourceFetcherConfig.image),

@@ -12,7 +12,8 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Service
 from lightkube.types import CascadeType, PatchType
 
-from locust_operator.resources import APPLIED_SPEC_ANNOTATION, spec_digest
+from locust_operator.config import OperatorConfig
+from locust_operator.resources import APPLIED_SPEC_ANNOTATION, build_children, spec_digest
 from tests.e2e.conftest import (
     create_scripts,
     create_test,
@@ -140,3 +141,24 @@ async def test_a_name_differing_only_by_dot_and_dash_is_denied(
     print(message)
     assert "metadata.name" in message and f"'{base}-x'" in message
     await wait_for_phase(kube, namespace, f"{base}-x", "Running")
+
+
+async def test_a_kafka_password_from_a_secret_is_accepted_and_stored_nowhere(
+    kube: AsyncClient, namespace: str
+) -> None:
+    """Finding 11: with KAFKA_PASSWORD_SECRET the Jobs the apiserver accepts reference the
+    Secret; the password is in no Job."""
+    config = OperatorConfig.from_env(
+        {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "KAFKA_PASSWORD_SECRET": "kafka-creds/pw"}
+    )
+    test = locusttest(unique("kafka"))
+    test["metadata"].update(namespace=namespace, uid="0000-kafka", generation=1)
+    children = build_children(test, config)
+    created = await kube.create(children.worker_job, dry_run=True)
+    assert created.spec and created.spec.template.spec
+    [password] = [
+        v for v in created.spec.template.spec.containers[0].env or [] if v.name == "KAFKA_PASSWORD"
+    ]
+    assert password.value is None
+    assert password.valueFrom and password.valueFrom.secretKeyRef
+    assert password.valueFrom.secretKeyRef.name == "kafka-creds"

@@ -42,7 +42,15 @@ def kafka_env(kafka: KafkaConfig) -> list[EnvVar]:
         "KAFKA_USERNAME": kafka.username,
         "KAFKA_PASSWORD": kafka.password,
     }
-    return [{"name": name, "value": value} for name, value in values.items()]
+    variables: list[EnvVar] = [{"name": name, "value": value} for name, value in values.items()]
+    if kafka.password_secret is not None:
+        # The password never appears in the Job: the kubelet reads it from the Secret.
+        secret, key = kafka.password_secret
+        variables[-1] = {
+            "name": "KAFKA_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": key}},
+        }
+    return variables
 
 
 def otel_env(otel: v2.OpenTelemetry | None) -> list[EnvVar]:
