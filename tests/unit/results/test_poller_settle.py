@@ -65,7 +65,7 @@ class FakeClient:
         pass
 
 
-class Tests:
+class CachedTests:
     def __init__(self, test: dict[str, Any]) -> None:
         self.test = test
 
@@ -85,7 +85,7 @@ def poller(client: FakeClient, master: FakeMaster, clock: Clock) -> ResultsPolle
         client,  # type: ignore[arg-type]
         OperatorConfig(),
         master,
-        tests=Tests(TEST),
+        tests=CachedTests(TEST),
         jobs=None,
         enqueue=lambda key: None,
         clock=clock,
