@@ -116,9 +116,18 @@ def compute_status(
         status["completionTime"] = previous.get("completionTime") or stamp
 
     old = conditions_by_type(previous)
+    workers_connected = _workers_connected(observed, connected)
+    last_count = old.get(WORKERS_CONNECTED)
+    ran_or_ended = previous.get("phase") == RUNNING or previous.get("phase") in TERMINAL_PHASES
+    if phase in TERMINAL_PHASES and ran_or_ended and last_count:
+        # The workers quit with the master: a finished test keeps the count it ran with
+        # (what its last Running status said), not the 0 of its exited pods.
+        connected = int(previous.get("connectedWorkers") or 0)
+        status["connectedWorkers"] = connected
+        workers_connected = (last_count["status"], last_count["reason"], last_count["message"])
     fresh = {
         READY: _ready(phase, observed),
-        WORKERS_CONNECTED: _workers_connected(observed, connected),
+        WORKERS_CONNECTED: workers_connected,
         TEST_COMPLETED: _test_completed(
             phase, outcome, observed.master_job, health, bool(start), old.get(TEST_COMPLETED)
         ),

@@ -707,3 +707,25 @@ def test_observed_is_not_mutated() -> None:
     snapshot = replace(observed)
     status_of(None, observed)
     assert observed == snapshot
+
+
+@pytest.mark.parametrize("verdict", ["Complete", "Failed"])
+def test_a_finished_test_keeps_the_workers_it_ran_with(verdict: str) -> None:
+    # The workers quit with the master, so the worker Job has none active when it ends.
+    ran = status_of(with_phase("Running"), running(workers=3))
+    assert ran["connectedWorkers"] == 3
+    done = status_of(
+        ran, running(master_job=job(conditions=(verdict,)), worker_job=worker_job(active=0))
+    )
+    assert done["phase"] in ("Succeeded", "Failed")
+    assert done["connectedWorkers"] == 3
+    assert summary(done, "WorkersConnected") == ("True", "AllWorkersConnected")
+    assert condition(done, "WorkersConnected") == condition(ran, "WorkersConnected")
+
+
+def test_a_running_test_counts_the_workers_it_has_now() -> None:
+    ran = status_of(with_phase("Running"), running(workers=3))
+    fewer = status_of(ran, running(workers=3, worker_job=worker_job(active=1)))
+    assert fewer["phase"] == "Running"
+    assert fewer["connectedWorkers"] == 1
+    assert summary(fewer, "WorkersConnected") == ("False", "WorkersMissing")
