@@ -212,6 +212,10 @@ CONTROLLER_RULES = [
     ("", "services", (), ("get", "list", "watch", "create")),
     ("", "pods", (), ("list", "watch")),
     ("", "configmaps", (), ("get",)),
+    # Results: the kept report ConfigMap (created once, patched when a run ends again) and
+    # the Jobs of a run the operator ended (controller/results_poller.py).
+    ("", "configmaps", (), ("create", "patch")),
+    ("batch", "jobs", (), ("delete",)),
     ("", "events", (), ("create",)),
 ]
 
@@ -232,11 +236,15 @@ def test_default_rbac_is_least_privilege(bin_dir: Path, tmp_path: Path) -> None:
             ("get", "watch", "update"),
         ),
     ]
-    # No webhook rules, no Secrets, nothing that deletes.
+    # No webhook rules, no Secrets; the only deletion is of Jobs (a run the operator ended).
     assert not find(docs, "ClusterRole", "locust-operator-webhook")
     for role in find(docs, "ClusterRole", "locust-operator") + find(docs, "Role"):
-        for _, resource, _, verbs in rules_of(role):
-            assert "delete" not in verbs and resource != "secrets", (resource, verbs)
+        for group, resource, _, verbs in rules_of(role):
+            assert resource != "secrets", (resource, verbs)
+            assert "delete" not in verbs or (group, resource) == ("batch", "jobs"), (
+                resource,
+                verbs,
+            )
     # The built-in roles get LocustTests through aggregation.
     edit = one(docs, "ClusterRole", "locust-operator-locusttests-edit")
     assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
@@ -281,6 +289,8 @@ def test_webhook_variant(bin_dir: Path, tmp_path: Path) -> None:
             ("locust-k8s-operator-validating-webhook",),
             ("get", "patch"),
         ),
+        # Admission looks up the PriorityClasses a test names (webhook/priority_classes.py).
+        ("scheduling.k8s.io", "priorityclasses", (), ("get",)),
     ]
     assert rules_of(one(docs, "Role", "locust-operator-self"))[2:] == [
         ("", "secrets", (), ("create",)),
