@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import ssl
 from pathlib import Path
 
@@ -12,9 +13,10 @@ import pytest
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.core_v1 import Secret
 
-from locust_operator.webhook.registration import VALIDATING_CONFIGURATION_NAME
+from locust_operator.webhook.registration import CRD_NAME, VALIDATING_CONFIGURATION_NAME
 from tests.helpers import eventually, new_namespace
 from tests.locusttests import BAD_CASES, LocustTestV2
 from tests.operator_process import OperatorProcess, free_port
@@ -78,7 +80,24 @@ async def test_replicas_share_the_registered_certificate(
                 return False
 
             await eventually(rejected_by_webhook, what="the webhook rejects a bad test")
-        finally:
+
+            # Registered by URL, the registrations belong to the processes: once both have
+            # stopped, neither the validating configuration nor the CRD's conversion calls
+            # them (whichever registered last removed them on exit).
             for process in replicas:
                 assert process.stop() == 0, process.log_tail()
-            await kube.delete(ValidatingWebhookConfiguration, VALIDATING_CONFIGURATION_NAME)
+            with pytest.raises(ApiError) as gone:
+                await kube.get(ValidatingWebhookConfiguration, VALIDATING_CONFIGURATION_NAME)
+            assert gone.value.status.code == 404
+            definition = await kube.get(CustomResourceDefinition, CRD_NAME)
+            conversion = definition.spec.conversion
+            client_config = (
+                conversion.webhook.clientConfig if conversion and conversion.webhook else None
+            )
+            assert not (client_config and client_config.url), client_config
+        finally:
+            for process in replicas:
+                process.stop()
+            # Left behind only if a replica could not remove it.
+            with contextlib.suppress(ApiError):
+                await kube.delete(ValidatingWebhookConfiguration, VALIDATING_CONFIGURATION_NAME)
