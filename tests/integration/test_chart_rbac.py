@@ -325,6 +325,7 @@ async def test_webhook_rules_are_by_name(kube: AsyncClient, releases: dict[str, 
         ("create", vwcs, "admissionregistration.k8s.io", None, None),
         ("patch", vwcs, "admissionregistration.k8s.io", None, ours),
         ("get", "priorityclasses", "scheduling.k8s.io", None, "any-class"),
+        ("create", "locusttests", "locust.io", "default", None),  # admission's dry run
         ("create", "secrets", "", namespace, None),
         ("get", "secrets", "", namespace, secret),
         ("update", "secrets", "", namespace, secret),

@@ -291,6 +291,8 @@ def test_webhook_variant(bin_dir: Path, tmp_path: Path) -> None:
         ),
         # Admission looks up the PriorityClasses a test names (webhook/priority_classes.py).
         ("scheduling.k8s.io", "priorityclasses", (), ("get",)),
+        # Admission dry-runs the v2 form of a v1 test (webhook/children.py).
+        ("locust.io", "locusttests", (), ("create",)),
     ]
     assert rules_of(one(docs, "Role", "locust-operator-self"))[2:] == [
         ("", "secrets", (), ("create",)),
