@@ -7,6 +7,7 @@ import time
 
 import pytest
 from lightkube import AsyncClient
+from lightkube.types import PatchType
 
 from localcluster import LocalCluster
 from tests.helpers import kubectl, new_namespace
@@ -43,7 +44,24 @@ async def test_short_name_and_printer_columns(
     async with new_namespace(kube, "kubectl") as namespace:
         await kube.create(LocustTestV2.from_dict(minimal_v2("columns")), namespace=namespace)
         wide = kubectl(cluster, "get", "lotest", "-n", namespace, "-o", "wide").splitlines()
-        assert wide[0].split() == ["NAME", "PHASE", "WORKERS", "CONNECTED", "IMAGE", "AGE"]
-        assert wide[1].split()[:3] == ["columns", "2", "locustio/locust:2.43.1"]
+        assert wide[0].split() == [
+            "NAME",
+            "PHASE",
+            "WORKERS",
+            "CONNECTED",
+            "RPS",  # status.results: empty until the test runs
+            "FAILURES",
+            "IMAGE",
+            "AGE",
+        ]
+        # No operator here: no status, so only the name, the image and the age.
+        assert wide[1].split()[:2] == ["columns", "locustio/locust:2.43.1"]
+        # WORKERS is the count the test runs with, from its status (since f2195a2).
+        status = {"status": {"phase": "Running", "expectedWorkers": 2, "connectedWorkers": 1}}
+        await kube.patch(
+            LocustTestV2.Status, "columns", status, namespace=namespace, patch_type=PatchType.MERGE
+        )
+        wide = kubectl(cluster, "get", "lotest", "-n", namespace, "-o", "wide").splitlines()
+        assert wide[1].split()[:5] == ["columns", "Running", "2", "1", "locustio/locust:2.43.1"]
         narrow = kubectl(cluster, "get", "locusttests", "-n", namespace).splitlines()
         assert "IMAGE" not in narrow[0]  # priority 1: only with -o wide
