@@ -19,6 +19,7 @@ from locust_operator.api import names
 from . import exits, remote_source, thresholds
 from .exits import CliError
 from .follow import Timeouts, follow
+from .interrupt import DeferredInterrupt
 from .junit import junit_xml
 from .manifest import (
     Overrides,
@@ -139,12 +140,14 @@ def run(args: argparse.Namespace) -> int:
     display = _display(console, args, f"{names.KIND} {where}")
     started = time.monotonic()
     try:
-        final, gave_up = follow(
-            watcher,
-            display,
-            POLL_SECONDS,
-            Timeouts(operator=args.operator_timeout, pending=args.pending_timeout),
-        )
+        with DeferredInterrupt() as interrupt:
+            final, gave_up = follow(
+                watcher,
+                display,
+                POLL_SECONDS,
+                Timeouts(operator=args.operator_timeout, pending=args.pending_timeout),
+                sleep=interrupt.sleep,
+            )
     except KeyboardInterrupt:
         display.close()
         if args.keep:
@@ -292,12 +295,14 @@ def _run_local(args: argparse.Namespace, parsed: list[thresholds.Threshold]) -> 
     started = time.monotonic()
     local.start()
     try:
-        final, gave_up = follow(
-            local,
-            display,
-            POLL_SECONDS,
-            Timeouts(operator=args.operator_timeout, pending=args.pending_timeout),
-        )
+        with DeferredInterrupt() as interrupt:
+            final, gave_up = follow(
+                local,
+                display,
+                POLL_SECONDS,
+                Timeouts(operator=args.operator_timeout, pending=args.pending_timeout),
+                sleep=interrupt.sleep,
+            )
     except KeyboardInterrupt:
         display.close()
         local.stop()
