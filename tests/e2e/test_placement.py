@@ -50,8 +50,14 @@ def _node(name: str, pool: str) -> Node:
 
 
 def _ready(node: Node) -> bool:
+    """Ready, and the node lifecycle controller has lifted its not-ready taint: with
+    nodeTaintsPolicy Honor a still-tainted node is no spread domain, and the workers would
+    all land on the pool's other node."""
     conditions = (node.status.conditions if node.status else None) or []
-    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+    taints = (node.spec.taints if node.spec else None) or []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions) and not any(
+        t.key.startswith("node.kubernetes.io/") for t in taints
+    )
 
 
 @pytest.fixture
