@@ -101,7 +101,7 @@ def compute_status(
     grace = grace_period if outcome is None else timedelta(0)
     health = analyze_pods(observed.pods, observed.missing_config_maps, now, grace)
     phase = _phase(previous.get("phase"), observed, outcome, health)
-    connected = _active(observed.worker_job)
+    connected = _workers_ran(observed)
 
     status: dict[str, Any] = {
         "phase": phase,
@@ -119,9 +119,10 @@ def compute_status(
     workers_connected = _workers_connected(observed, connected)
     last_count = old.get(WORKERS_CONNECTED)
     ran_or_ended = previous.get("phase") == RUNNING or previous.get("phase") in TERMINAL_PHASES
-    if phase in TERMINAL_PHASES and ran_or_ended and last_count:
-        # The workers quit with the master: a finished test keeps the count it ran with
-        # (what its last Running status said), not the 0 of its exited pods.
+    master_quit = phase == RUNNING and _active(observed.master_job) == 0
+    if (phase in TERMINAL_PHASES or master_quit) and ran_or_ended and last_count:
+        # The workers quit with the master: once the master has quit, and when the test is
+        # finished, it keeps the count it ran with, not the 0 of its exited worker pods.
         connected = int(previous.get("connectedWorkers") or 0)
         status["connectedWorkers"] = connected
         workers_connected = (last_count["status"], last_count["reason"], last_count["message"])
@@ -246,6 +247,14 @@ def _master_running(observed: Observed) -> bool:
 
 def _master_started(phase: str, outcome: Outcome | None) -> bool:
     return phase == RUNNING or outcome is not None
+
+
+def _workers_ran(observed: Observed) -> int:
+    """Active worker pods, plus those that exited 0: a Locust worker only exits 0 when its
+    master tells it to quit, so it was connected until the end of the run."""
+    job = observed.worker_job
+    succeeded = (job.status.succeeded or 0) if job and job.status else 0
+    return min(_active(job) + succeeded, max(observed.expected_workers, _active(job)))
 
 
 def _active(job: Job | None) -> int:

@@ -729,3 +729,29 @@ def test_a_running_test_counts_the_workers_it_has_now() -> None:
     assert fewer["phase"] == "Running"
     assert fewer["connectedWorkers"] == 1
     assert summary(fewer, "WorkersConnected") == ("False", "WorkersMissing")
+
+
+def test_workers_quitting_with_the_master_keep_the_count() -> None:
+    # Between the master's exit and its Job's verdict the test is still Running.
+    ran = status_of(with_phase("Running"), running(workers=3))
+    quitting = status_of(ran, running(master_job=job(active=0), worker_job=worker_job(active=0)))
+    assert quitting["connectedWorkers"] == 3
+    assert condition(quitting, "WorkersConnected") == condition(ran, "WorkersConnected")
+    done = status_of(
+        quitting,
+        running(master_job=job(conditions=("Complete",)), worker_job=worker_job(active=0)),
+    )
+    assert done["phase"] == "Succeeded"
+    assert done["connectedWorkers"] == 3
+
+
+def test_workers_that_exited_zero_count_as_having_run() -> None:
+    # Workers exit 0 when their master tells them to quit, before the master pod ends.
+    ran = status_of(with_phase("Running"), running(workers=3))
+    finishing = job("demo-worker", active=0)
+    assert finishing.status is not None
+    finishing.status.succeeded = 3
+    quit = status_of(ran, running(worker_job=finishing))
+    assert quit["phase"] == "Running"
+    assert quit["connectedWorkers"] == 3
+    assert summary(quit, "WorkersConnected") == ("True", "AllWorkersConnected")
