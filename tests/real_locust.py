@@ -17,14 +17,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LOOPBACK = "127.0.0.1"
+from locust_operator.cli_test.localize import LOOPBACK
+
 WORKER_INDEX_HEADER = "X-Worker-Index"
-MASTER_HOST_FLAG = "--master-host"
-MASTER_PORT_FLAGS = ("--master-bind-port", "--master-port")
 
 
 def write_config_maps(root: Path, config_maps: Mapping[str, Mapping[str, str]]) -> dict[str, Path]:
@@ -37,66 +36,6 @@ def write_config_maps(root: Path, config_maps: Mapping[str, Mapping[str, str]]) 
             (directory / key).write_text(content)
         directories[name] = directory
     return directories
-
-
-def locust_container(pod_spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The one regular container of a generated pod (sidecars are init containers)."""
-    (container,) = pod_spec["containers"]
-    return dict(container)
-
-
-def mount_directories(
-    pod_spec: Mapping[str, Any], container: Mapping[str, Any], config_map_dirs: Mapping[str, Path]
-) -> dict[str, Path]:
-    """mountPath -> local directory of the ConfigMap its volume refers to."""
-    volumes = {volume["name"]: volume for volume in pod_spec.get("volumes") or []}
-    mounts = {}
-    for mount in container.get("volumeMounts") or []:
-        volume = volumes[mount["name"]]
-        if "configMap" not in volume:
-            raise ValueError(f"only ConfigMap volumes can run locally, got {volume}")
-        mounts[mount["mountPath"]] = config_map_dirs[volume["configMap"]["name"]]
-    return mounts
-
-
-@dataclass(frozen=True)
-class Localizer:
-    """Rewrites the values of a pod's command line and environment for a local run."""
-
-    mounts: Mapping[str, Path]
-    master_host: str
-    ports: Mapping[int, int] = field(default_factory=dict)
-
-    def path(self, value: str) -> str:
-        # Longest mount first, so a mount nested inside another wins.
-        for mount_path in sorted(self.mounts, key=len, reverse=True):
-            prefix = mount_path.rstrip("/")
-            if value == prefix or value.startswith(prefix + "/"):
-                return str(self.mounts[mount_path]) + value[len(prefix) :]
-        return value
-
-    def arg(self, arg: str) -> str:
-        flag, has_value, value = arg.partition("=")
-        if not (flag.startswith("--") and has_value):
-            return self.path(arg)
-        if flag == MASTER_HOST_FLAG and value == self.master_host:
-            value = LOOPBACK
-        elif flag in MASTER_PORT_FLAGS:
-            value = str(self.ports.get(int(value), int(value)))
-        else:
-            value = self.path(value)
-        return f"{flag}={value}"
-
-    def args(self, args: list[str]) -> list[str]:
-        return [self.arg(arg) for arg in args]
-
-    def env(self, variables: list[Mapping[str, Any]]) -> dict[str, str]:
-        local = {}
-        for variable in variables:
-            if "value" not in variable:
-                raise ValueError(f"only literal env values can run locally, got {variable}")
-            local[variable["name"]] = self.path(variable["value"])
-        return local
 
 
 class LocustProcess:

@@ -12,17 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from localcluster.cluster import free_port
+from locust_operator.cli_test.localize import Localizer, locust_container, mount_directories
 from locust_operator.config import OperatorConfig
 from locust_operator.resources import build_children
 from tests.real_locust import (
     LOOPBACK,
     WORKER_INDEX_HEADER,
-    Localizer,
     LocustProcess,
     http_target,
     inherited_env,
-    locust_container,
-    mount_directories,
     write_config_maps,
 )
 
