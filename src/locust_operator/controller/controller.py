@@ -36,7 +36,7 @@ from locust_operator.controller.reconciler import (
     Result,
 )
 from locust_operator.controller.status import is_final
-from locust_operator.kube.events import EventRecorder
+from locust_operator.kube.events import EventRecorder, QueuedEvents
 from locust_operator.kube.informer import EventType, Informer, wait_for_cache_sync
 from locust_operator.kube.owners import controller_name
 from locust_operator.kube.reachability import reachability
@@ -54,6 +54,8 @@ from locust_operator.metrics import (
 from locust_operator.resources import OPERATOR_SELECTOR, TEST_NAME_LABEL, master_job_name
 
 log = logging.getLogger(__name__)
+# On shutdown, how long events still waiting may take to be written.
+EVENT_DRAIN_SECONDS = 2.0
 
 Key = tuple[str, str]  # (namespace, name) of a LocustTest
 # How long child status changes are gathered before one reconcile looks at them all.
@@ -198,6 +200,9 @@ class Controller:
             Pod, labels=OPERATOR_SELECTOR, index_labels=[TEST_NAME_LABEL], transform=_slim_pod
         )
         self.queue: WorkQueue[Key] = queue if queue is not None else TimedWorkQueue()
+        # Reconciles hand events over and go on: a burst of new tests is not held up by
+        # the writes of their Created events.
+        self.events = QueuedEvents(EventRecorder(client))
         self.reconciler: KeyReconciler = reconciler or LocustTestReconciler(
             client,
             config,
@@ -205,7 +210,7 @@ class Controller:
             services=self.services,
             jobs=self.jobs,
             pods=self.pods,
-            recorder=EventRecorder(client),
+            recorder=self.events,
         )
         self.results = _results_poller(client, config, self)  # None: RESULTS_MASTER_ACCESS=off
         for informer in self.tests.informers:
@@ -334,6 +339,7 @@ class Controller:
             for task in (resync, *workers, *background):
                 task.cancel()
             await asyncio.gather(resync, *workers, *background, return_exceptions=True)
+            await self.events.drain(EVENT_DRAIN_SECONDS)
 
     def stop_workers(self) -> None:
         """Workers take no new keys; ``run_workers()`` returns once the current ones are done."""

@@ -7,10 +7,12 @@ retry a reconcile.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
 import socket
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
@@ -74,9 +76,16 @@ class EventRecorder:
         self.emitted = 0
 
     async def emit(
-        self, target: InvolvedObject, event_type: EventType, reason: str, message: str
+        self,
+        target: InvolvedObject,
+        event_type: EventType,
+        reason: str,
+        message: str,
+        *,
+        at: datetime | None = None,
     ) -> None:
-        now = datetime.now(UTC).replace(microsecond=0)
+        """Writes the event now; ``at`` is when it happened (default: now)."""
+        now = (at or datetime.now(UTC)).replace(microsecond=0)
         event = Event(
             metadata=ObjectMeta(
                 # Unique like client-go's recorder: <object>.<random hex>.
@@ -105,3 +114,95 @@ class EventRecorder:
                 target.name,
                 error.status.message,
             )
+
+
+# Event writes in flight at once: enough to keep up with a burst of new tests, few enough
+# that they do not crowd out the children being created in the same burst.
+EVENT_WRITERS = 4
+# Events waiting to be written; beyond this the newest are dropped (as client-go's
+# broadcaster does when its buffer is full): events are informational.
+EVENT_BUFFER = 1000
+
+
+class QueuedEvents:
+    """Emits events in the background, so that a reconcile never waits for one.
+
+    Each object's events are written in the order they were emitted, stamped with the
+    time they were emitted; different objects' are written in parallel, a few at a time.
+    """
+
+    def __init__(
+        self,
+        writer: EventRecorder,
+        *,
+        writers: int = EVENT_WRITERS,
+        capacity: int = EVENT_BUFFER,
+    ) -> None:
+        self._writer = writer
+        self._writers = writers
+        self._capacity = capacity
+        # Per object (uid): its events not yet written, in order.
+        self._pending: dict[str, deque[tuple[InvolvedObject, EventType, str, str, datetime]]] = {}
+        self._ready: asyncio.Queue[str] = asyncio.Queue()  # objects with events to write
+        self._waiting = 0  # events emitted, not yet written (or dropped)
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.dropped = 0
+
+    async def emit(
+        self, target: InvolvedObject, event_type: EventType, reason: str, message: str
+    ) -> None:
+        if self._waiting >= self._capacity:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 100 == 0:
+                log.warning(
+                    "event buffer full (%d waiting): dropped %d events so far, latest %s for %s/%s",
+                    self._waiting,
+                    self.dropped,
+                    reason,
+                    target.namespace,
+                    target.name,
+                )
+            return
+        at = datetime.now(UTC)
+        pending = self._pending.get(target.uid)
+        if pending is None:
+            pending = self._pending[target.uid] = deque()
+            self._ready.put_nowait(target.uid)  # not being written: a writer takes it
+        pending.append((target, event_type, reason, message, at))
+        self._waiting += 1
+        self._idle.clear()
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._write(), name=f"event writer {number}")
+                for number in range(self._writers)
+            ]
+
+    async def _write(self) -> None:
+        while True:
+            uid = await self._ready.get()
+            pending = self._pending[uid]
+            while pending:
+                target, event_type, reason, message, at = pending[0]
+                try:
+                    await self._writer.emit(target, event_type, reason, message, at=at)
+                except Exception:  # e.g. the connection dropped: the next event may pass
+                    log.exception("could not record event %s", reason)
+                pending.popleft()
+                self._waiting -= 1
+            # Nothing awaited since the last check: no event of this object can be lost.
+            del self._pending[uid]
+            if self._waiting == 0:
+                self._idle.set()
+
+    async def drain(self, within: float) -> None:
+        """Writes what is waiting (up to ``within`` seconds), then stops the writers."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), within)
+        except TimeoutError:
+            log.warning("%d events not written at shutdown", self._waiting)
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

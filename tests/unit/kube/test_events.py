@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from lightkube.core.exceptions import ApiError
@@ -12,6 +14,7 @@ from locust_operator.kube.events import (
     MAX_MESSAGE_BYTES,
     EventRecorder,
     InvolvedObject,
+    QueuedEvents,
     truncate_message,
 )
 
@@ -70,3 +73,97 @@ async def test_a_refused_event_is_dropped_not_raised() -> None:
     rec = recorder(RecordingClient(error))
     await rec.emit(TEST, "Normal", "Created", "All resources created")
     assert rec.emitted == 0
+
+
+class SlowClient(RecordingClient):
+    """Each create waits until released, so that tests see what is in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def create(self, obj: Event) -> Event:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.release.wait()
+            return await super().create(obj)
+        finally:
+            self.in_flight -= 1
+
+
+def other(number: int) -> InvolvedObject:
+    return InvolvedObject("locust.io/v2", "LocustTest", "ns", f"t{number}", f"uid-{number}")
+
+
+async def test_queued_events_do_not_wait_for_the_write() -> None:
+    client = SlowClient()
+    events = QueuedEvents(recorder(client))
+    await asyncio.wait_for(events.emit(TEST, "Normal", "Created", "Created Job demo-master"), 1)
+    assert client.created == []  # handed over, not written yet
+    client.release.set()
+    await events.drain(within=5)
+    assert [e.message for e in client.created] == ["Created Job demo-master"]
+
+
+async def test_queued_events_keep_each_objects_order_and_write_a_few_at_once() -> None:
+    client = SlowClient()
+    events = QueuedEvents(recorder(client), writers=3)
+    for number in range(10):
+        for reason in ("Created", "TestStarted", "TestCompleted"):
+            await events.emit(other(number), "Normal", reason, f"{reason} t{number}")
+    await asyncio.sleep(0.05)
+    assert client.most_in_flight == 3  # bounded, and parallel across objects
+    client.release.set()
+    await events.drain(within=5)
+    assert len(client.created) == 30
+    for number in range(10):
+        reasons = [e.reason for e in client.created if e.involvedObject.name == f"t{number}"]
+        assert reasons == ["Created", "TestStarted", "TestCompleted"]
+
+
+async def test_an_event_is_stamped_when_emitted_not_when_written() -> None:
+    client = SlowClient()
+    events = QueuedEvents(recorder(client))
+    await events.emit(TEST, "Normal", "Created", "x")
+    emitted = datetime.now(UTC).replace(microsecond=0)
+    await asyncio.sleep(1.1)
+    client.release.set()
+    await events.drain(within=5)
+    [event] = client.created
+    assert event.firstTimestamp == event.lastTimestamp
+    assert event.firstTimestamp is not None and event.firstTimestamp <= emitted
+
+
+async def test_a_full_buffer_drops_new_events_and_keeps_the_rest() -> None:
+    client = SlowClient()
+    events = QueuedEvents(recorder(client), writers=1, capacity=5)
+    for number in range(8):
+        await events.emit(other(number), "Normal", "Created", f"e{number}")
+    assert events.dropped == 3
+    client.release.set()
+    await events.drain(within=5)
+    assert sorted(e.message for e in client.created) == [f"e{n}" for n in range(5)]
+
+
+async def test_a_failing_write_does_not_stop_the_writers() -> None:
+    client = RecordingClient()
+    client.error = ConnectionResetError("apiserver gone")  # type: ignore[assignment]
+    events = QueuedEvents(recorder(client), writers=1)
+    await events.emit(TEST, "Normal", "Created", "one")
+    await events.emit(other(1), "Normal", "Created", "two")
+    await events.drain(within=5)
+    client.error = None
+    await events.emit(other(2), "Normal", "Created", "three")
+    await events.drain(within=5)
+    assert [e.message for e in client.created] == ["three"]
+
+
+async def test_drain_gives_up_after_its_bound() -> None:
+    client = SlowClient()  # never released
+    events = QueuedEvents(recorder(client))
+    await events.emit(TEST, "Normal", "Created", "stuck")
+    await asyncio.wait_for(events.drain(within=0.1), 5)
+    assert client.created == []
