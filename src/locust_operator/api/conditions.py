@@ -218,7 +218,7 @@ _PODS_HEALTHY = ConditionType(
     (
         Reason(
             PODS_STARTING,
-            "No pods yet, or still within the grace period (never on a finished test).",
+            "No pods yet, or some not up yet within the grace period (never on a finished test).",
             "True",
         ),
         Reason(PODS_HEALTHY_REASON, "No problem found.", "True"),

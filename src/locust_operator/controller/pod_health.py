@@ -74,6 +74,11 @@ def analyze_pods(
         return PodHealth("True", PODS_STARTING, MSG_NO_PODS, failing=False, requeue_after=None)
 
     remaining = grace_period - (now - oldest_creation(live, now))
+    if remaining > timedelta(0) and all(is_up(pod) for pod in live):
+        # Every pod runs (or ran) to completion: nothing left to wait for.
+        return PodHealth(
+            "True", PODS_HEALTHY_REASON, MSG_HEALTHY, failing=False, requeue_after=None
+        )
     if remaining > timedelta(0):
         return PodHealth(
             "True",
@@ -94,6 +99,18 @@ def analyze_pods(
         )
     reason, message = summarize(failures, missing_config_maps)
     return PodHealth("False", reason, message, failing=True, requeue_after=None)
+
+
+def is_up(pod: Pod) -> bool:
+    """The pod has started for good: it succeeded, or it runs with every container ready
+    (a problem it has later is judged again when it shows)."""
+    status = pod.status
+    if status is None:
+        return False
+    if status.phase == "Succeeded":
+        return True
+    containers = status.containerStatuses or []
+    return status.phase == "Running" and bool(containers) and all(c.ready for c in containers)
 
 
 def pod_failure(pod: Pod, missing_config_maps: Sequence[str] = ()) -> PodFailure | None:

@@ -145,6 +145,14 @@ def test_failure_within_grace_period_is_starting(arguments: dict[str, Any]) -> N
     assert health.requeue_after == (GRACE - age).total_seconds() == 90.0
 
 
+CREATING = [container(waiting="ContainerCreating")]
+
+
+def starting(**arguments: Any) -> Pod:
+    """A pod whose container is not running yet."""
+    return pod(phase="Pending", containers=CREATING, **arguments)
+
+
 def test_no_pods_yet() -> None:
     health = analyze_pods([], (), NOW, GRACE)
     assert (health.status, health.reason, health.message) == (
@@ -157,14 +165,14 @@ def test_no_pods_yet() -> None:
 
 def test_grace_period_counts_from_the_oldest_pod() -> None:
     pods = [
-        pod(created=NOW - timedelta(seconds=10)),
+        starting(created=NOW - timedelta(seconds=10)),
         worker_pod(created=NOW - timedelta(seconds=100)),
     ]
     assert analyze_pods(pods, (), NOW, GRACE).requeue_after == 20.0
 
 
 def test_grace_period_is_a_parameter() -> None:
-    young = [pod(created=NOW - timedelta(seconds=3))]
+    young = [starting(created=NOW - timedelta(seconds=3))]
     assert analyze_pods(young, (), NOW, timedelta(seconds=4)).requeue_after == 1.0
     assert analyze_pods(young, (), NOW, timedelta(seconds=2)).reason == PODS_HEALTHY_REASON
 
@@ -202,8 +210,8 @@ def test_not_failures(healthy: Pod) -> None:
 def test_pods_being_deleted_are_ignored() -> None:
     broken = dict(containers=[container(waiting="CrashLoopBackOff")], deleting=True)
     assert analyze_pods([pod(**broken)], (), NOW, GRACE).message == "Waiting for pods to be created"
-    young_and_fine = pod(f"{MASTER}-new", created=NOW - timedelta(seconds=5))
-    health = analyze_pods([pod(**broken), young_and_fine], (), NOW, GRACE)
+    young = starting(name=f"{MASTER}-new", created=NOW - timedelta(seconds=5))
+    health = analyze_pods([pod(**broken), young], (), NOW, GRACE)
     assert (health.reason, health.requeue_after) == (PODS_STARTING, 115.0)
 
 
@@ -266,5 +274,48 @@ def test_long_pod_lists_are_cut() -> None:
 
 
 def test_naive_now_is_utc() -> None:
-    young = [pod(created=NOW - timedelta(seconds=30))]
+    young = [starting(created=NOW - timedelta(seconds=30))]
     assert analyze_pods(young, (), NOW.replace(tzinfo=None), GRACE).requeue_after == 90.0
+
+
+def test_pods_all_up_are_healthy_within_the_grace_period() -> None:
+    """No need to wait out the grace period when every pod runs ready (or succeeded)."""
+    young = NOW - timedelta(seconds=5)
+    pods = [
+        pod(created=young),
+        worker_pod(created=young),
+        pod(
+            f"{MASTER}-done", created=young, phase="Succeeded", containers=[container(exit_code=0)]
+        ),
+    ]
+    health = analyze_pods(pods, (), NOW, GRACE)
+    assert (health.status, health.reason, health.message) == (
+        "True",
+        PODS_HEALTHY_REASON,
+        "All pods are healthy",
+    )
+    assert health.requeue_after is None and not health.failing
+
+
+@pytest.mark.parametrize(
+    "not_up",
+    [
+        pod(phase="Pending", containers=CREATING),
+        pod(containers=[container(), {**container("exporter"), "ready": False}]),
+        pod(containers=[container(exit_code=1)]),
+        pod(phase="Running", containers=[]),
+    ],
+    ids=["creating", "one container not ready", "exited", "no container status yet"],
+)
+def test_one_pod_not_up_keeps_the_grace_period(not_up: Pod) -> None:
+    young = NOW - timedelta(seconds=30)
+    pods = [worker_pod(created=young), replace_created(not_up, young)]
+    health = analyze_pods(pods, (), NOW, GRACE)
+    assert (health.reason, health.requeue_after) == (PODS_STARTING, 90.0)
+
+
+def replace_created(original: Pod, when: Any) -> Pod:
+    copy = Pod.from_dict(original.to_dict())
+    assert copy.metadata is not None
+    copy.metadata.creationTimestamp = when
+    return copy

@@ -531,6 +531,10 @@ def test_pods_healthy_after_the_grace_period(pods: list[Any], expected: tuple[st
 def test_pods_healthy_within_the_grace_period(pods: list[Any], expected: tuple[str, str]) -> None:
     young = [replace_created(p, NOW - timedelta(seconds=45)) for p in pods]
     result = compute(with_phase("Running"), running(pods=young))
+    if expected == ("True", "PodsHealthy"):  # every pod up: nothing to wait for
+        assert summary(result.status, "PodsHealthy") == expected
+        assert result.requeue_after is None
+        return
     assert summary(result.status, "PodsHealthy") == ("True", "PodsStarting")
     assert condition(result.status, "PodsHealthy")["message"] == "Pods are starting up"
     assert result.requeue_after == 75.0
@@ -553,7 +557,8 @@ def test_no_requeue_once_terminal_even_within_the_grace_period() -> None:
 
 
 def test_last_transition_time_kept_while_status_unchanged() -> None:
-    young = [pod(created=NOW - timedelta(seconds=5))]
+    creating = [container(waiting="ContainerCreating")]
+    young = [pod(created=NOW - timedelta(seconds=5), phase="Pending", containers=creating)]
     first = status_of(None, running(pods=young))
     assert summary(first, "PodsHealthy") == ("True", "PodsStarting")
     later = status_of(first, running(pods=young), LATER)
