@@ -180,6 +180,10 @@ class WorkQueue(Generic[K]):
         self._not_empty.set()
 
     async def get(self) -> K:
+        # Always give the event loop a turn first: reconciles that write nothing never
+        # suspend, and without it one worker would run a whole resync's keys in a row while
+        # the informers could not read the watch event of a new test.
+        await asyncio.sleep(0)
         while True:
             if self._shutting_down:
                 raise ShutDown

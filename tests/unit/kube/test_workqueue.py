@@ -284,3 +284,29 @@ async def test_after_shutdown_get_raises_at_once_and_adds_are_ignored() -> None:
     assert clock.pending == 0  # timers cancelled
     with pytest.raises(ShutDown):
         await queue.get()
+
+
+async def test_a_worker_gives_the_loop_a_turn_between_keys() -> None:
+    """A resync queues every running test and their reconciles write nothing: the worker
+    must still let the informers read a new test's watch event between two of them."""
+    queue = new_queue()
+    keys = [("ns", f"t{i}") for i in range(100)]
+    for key in keys:
+        queue.add(key)
+    processed: list[Key] = []
+
+    async def worker() -> None:
+        while len(processed) < len(keys):
+            key = await queue.get()
+            processed.append(key)  # a reconcile that never suspends
+            queue.done(key)
+
+    seen_by_other: list[int] = []
+
+    async def informer() -> None:
+        seen_by_other.append(len(processed))
+
+    working = asyncio.create_task(worker())
+    other = asyncio.create_task(informer())
+    await asyncio.gather(working, other)
+    assert seen_by_other[0] < len(keys)
