@@ -19,7 +19,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Pod, Service
-from lightkube.types import PatchType
+from lightkube.types import CascadeType, PatchType
 
 from locust_operator.api.conditions import READY, RESOURCES_CREATED, RUNNING, TERMINAL_PHASES
 from locust_operator.api.names import GROUP, KIND, PLURAL, V2, V2_API_VERSION
@@ -40,7 +40,7 @@ from locust_operator.controller.transitions import (
     creation_events,
     transition_events,
 )
-from locust_operator.kube.dry_run import dry_run
+from locust_operator.kube.dry_run import is_permanent, refusal
 from locust_operator.kube.events import EmitsEvents, InvolvedObject
 from locust_operator.kube.owners import controller_name, controller_uid, is_controlled_by
 from locust_operator.resources import (
@@ -247,7 +247,9 @@ class LocustTestReconciler:
         # The finalizer and the children are independent writes: send them together.
         patched, creation = await asyncio.gather(
             self._release(test) if legacy_finalizer else _nothing(),
-            self._create(missing, observed, meta["uid"]) if missing else _nothing(),
+            self._create(missing, observed, meta["uid"], started=self._had_children(previous))
+            if missing
+            else _nothing(),
         )
         creation = creation or unreadable or Creation()
         creation_error = creation.error
@@ -388,41 +390,103 @@ class LocustTestReconciler:
     # --- writes --------------------------------------------------------------------------
 
     async def _create(
-        self, missing: Sequence[Service | Job], observed: ObservedChildren, uid: str
+        self,
+        missing: Sequence[Service | Job],
+        observed: ObservedChildren,
+        uid: str,
+        *,
+        started: bool,
     ) -> Creation:
-        """Creates the missing children, all at once. Reports an error message instead of
-        raising, so that the status can say it."""
-        # All or none: the apiserver judges every Job first (a dry run), so that a refused
-        # one never leaves a master without its workers or the reverse. (The Service's
-        # content comes from the test's name alone, which admission and the schema check.)
-        refusals, others = await dry_run(
-            self._client, [obj for obj in missing if isinstance(obj, Job)]
-        )
-        if refusals:
-            return Creation(error="; ".join(r.summary() for r in refusals), refused=True)
-        if others:  # e.g. a quota: retried with backoff, still all or none
-            return Creation(error="; ".join(f"creating failed: {e.status.message}" for e in others))
+        """Creates the missing children, all at once (one round trip, as a bare client
+        would). Reports an error message instead of raising, so that the status can say it.
+
+        All or none: when the apiserver refuses one of them, the Jobs that exist for a test
+        that has not started yet are deleted again before anything else happens, so that
+        a master never runs without its workers or the reverse. (A refusal here is rare:
+        with the webhook on, admission already dry-ran these children.) The Service runs
+        nothing and stays; a retry reuses it."""
         results = await asyncio.gather(*(self._apply(obj, uid) for obj in missing))
         creation = Creation()
-        errors = []
-        for wanted, (outcome, child) in zip(missing, results, strict=True):
-            if child is None:
+        refusals: list[str] = []
+        errors: list[str] = []
+        made: list[tuple[Service | Job, Service | Job]] = []  # (wanted, what the server has)
+        for wanted, (outcome, child, error) in zip(missing, results, strict=True):
+            if child is not None:
+                made.append((wanted, child))
+                (creation.created if outcome == "created" else creation.adopted).append(
+                    _child_ref(wanted)
+                )
+            elif error is not None and is_permanent(error):
+                refusals.append(refusal(wanted, error).summary())
+            else:
                 errors.append(outcome)
-                continue
-            (creation.created if outcome == "created" else creation.adopted).append(
-                _child_ref(wanted)
+        if refusals or errors:
+            namespace = missing[0].metadata.namespace if missing[0].metadata else None
+            rolled_back = await self._roll_back(
+                [child for _, child in made], observed, namespace or "", started=started
             )
+            if rolled_back is not None:  # could not delete them all: retried
+                return Creation(error="; ".join([*refusals, *errors, rolled_back]))
+            made = [(wanted, child) for wanted, child in made if not isinstance(child, Job)]
+            kept = {_child_ref(wanted) for wanted, _ in made}
+            creation.created = [c for c in creation.created if c in kept]
+            creation.adopted = [c for c in creation.adopted if c in kept]
+            if refusals:
+                creation.error, creation.refused = "; ".join(refusals), True
+            else:  # e.g. a quota: retried with backoff, still all or none
+                creation.error = "; ".join(errors)
+        for wanted, child in made:
             if isinstance(wanted, Service):
                 observed.service = child  # type: ignore[assignment]
             elif _is_master(wanted):
                 observed.master_job = child  # type: ignore[assignment]
             else:
                 observed.worker_job = child  # type: ignore[assignment]
-        creation.error = "; ".join(errors) or None
         return creation
 
-    async def _apply(self, obj: Service | Job, uid: str) -> tuple[str, Service | Job | None]:
-        """Creates one child: ("created", it), ("adopted", the existing one), or (why, None).
+    async def _roll_back(
+        self,
+        made: Sequence[Service | Job],
+        observed: ObservedChildren,
+        namespace: str,
+        *,
+        started: bool,
+    ) -> str | None:
+        """Deletes the Jobs just made, and those found of a test not started yet (an earlier
+        roll-back that did not finish). None when done, else why not (to be retried)."""
+        jobs = [child for child in made if isinstance(child, Job)]
+        if not started:
+            jobs += [job for job in (observed.master_job, observed.worker_job) if job is not None]
+        names = sorted({job.metadata.name for job in jobs if job.metadata and job.metadata.name})
+        if not names:
+            return None
+        outcomes = await asyncio.gather(*(self._delete_job(name, namespace) for name in names))
+        failed = [outcome for outcome in outcomes if outcome is not None]
+        if not failed:
+            for attr in ("master_job", "worker_job"):
+                job = getattr(observed, attr)
+                if job is not None and job.metadata and job.metadata.name in names:
+                    setattr(observed, attr, None)
+            log.info("deleted %s again: its other children could not be created", ", ".join(names))
+            return None
+        return "; ".join(failed)
+
+    async def _delete_job(self, name: str, namespace: str) -> str | None:
+        try:
+            # Background: the pods go with it through garbage collection.
+            await self._client.delete(
+                Job, name, namespace=namespace, cascade=CascadeType.BACKGROUND
+            )
+        except ApiError as error:
+            if error.status.code != 404:
+                return f"deleting Job {name} again failed: {error.status.message}"
+        return None
+
+    async def _apply(
+        self, obj: Service | Job, uid: str
+    ) -> tuple[str, Service | Job | None, ApiError | None]:
+        """Creates one child: ("created", it, None), ("adopted", the existing one, None),
+        or (why, None, the apiserver's error if it refused).
 
         Create, not apply: a child is written once (tests are immutable), and an object of
         the same name that this test does not control must never be taken over or changed
@@ -436,15 +500,19 @@ class LocustTestReconciler:
             created: Service | Job = await self._client.create(obj)
         except ApiError as error:
             if error.status.code != 409:
-                return f"creating {kind} {name} failed: {error.status.message}", None
+                return f"creating {kind} {name} failed: {error.status.message}", None, error
             existing = await self._client.get(type(obj), name, namespace=obj.metadata.namespace)
             if is_controlled_by(existing, uid):
-                return "adopted", existing
+                return "adopted", existing, None
             return (
-                f"{kind} {name} already exists and does not belong to this LocustTest; "
-                "delete or rename it, or rename the test"
-            ), None
-        return "created", created
+                (
+                    f"{kind} {name} already exists and does not belong to this LocustTest; "
+                    "delete or rename it, or rename the test"
+                ),
+                None,
+                None,
+            )
+        return "created", created, None
 
     async def _emit(self, test: Mapping[str, Any], intents: Sequence[EventIntent]) -> None:
         for intent in intents:

@@ -36,7 +36,7 @@ def _kind(resource: Any) -> str:
 
 
 class FakeKube:
-    """What the reconciler calls on lightkube's AsyncClient: create, get and patch."""
+    """What the reconciler calls on lightkube's AsyncClient: create, get, patch, delete."""
 
     def __init__(self) -> None:
         self.objects: dict[Key, Any] = {}
@@ -93,6 +93,13 @@ class FakeKube:
         stored.metadata.resourceVersion = str(next(self._versions))
         self.objects[key] = stored
         return copy.deepcopy(stored)
+
+    async def delete(self, resource: Any, name: str, *, namespace: str, **_: Any) -> None:
+        kind = _kind(resource)
+        self._check("delete", kind, name)
+        if self.objects.pop((kind, namespace, name), None) is None:
+            raise api_error(404, f'{kind.lower()}s "{name}" not found')
+        self.writes.append(("delete", kind, name))
 
     async def get(self, resource: Any, name: str, *, namespace: str) -> Any:
         kind = _kind(resource)

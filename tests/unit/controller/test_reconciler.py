@@ -144,7 +144,10 @@ async def test_a_foreign_object_in_the_way_fails_creation_and_is_left_untouched(
     assert (ready["status"], ready["reason"]) == ("False", RESOURCES_FAILED)
     assert "does not belong to this LocustTest" in ready["message"]
     assert setup.kube.child("Service", NS, "demo-master").metadata.uid == "someone-else"
-    assert setup.kube.child("Job", NS, "demo-master") is not None  # the others are created
+    # All or none: no Job runs while its Service is someone else's.
+    assert setup.kube.child("Job", NS, "demo-master") is None
+    assert setup.kube.child("Job", NS, "demo-worker") is None
+    assert setup.events.messages("Created") == []
 
 
 async def test_a_cached_child_of_an_earlier_test_is_waited_for() -> None:
@@ -164,12 +167,29 @@ async def test_a_refused_child_is_reported_in_the_status_and_retried() -> None:
     assert (ready["status"], ready["reason"]) == ("False", RESOURCES_FAILED)
     assert "quota exceeded" in ready["message"]
 
-    # The retry creates only what is missing, and the status recovers.
+    # All or none: the master Job made in the same round was deleted again.
+    assert setup.kube.child("Job", NS, "demo-master") is None
+    assert ("delete", "Job", "demo-master") in setup.kube.writes
+    assert setup.kube.child("Service", NS, "demo-master") is not None  # runs nothing: kept
+
+    # The retry creates what is missing, and the status recovers.
     assert await setup.reconcile() == Result(children_created=True)
-    creates = [name for verb, kind, name in setup.kube.writes if verb == "create"]
-    assert sorted(creates) == ["demo-master", "demo-master", "demo-worker"]
+    creates = [(kind, name) for verb, kind, name in setup.kube.writes if verb == "create"]
+    assert sorted(creates) == [
+        ("Job", "demo-master"),
+        ("Job", "demo-master"),
+        ("Job", "demo-worker"),
+        ("Service", "demo-master"),
+    ]
     await setup.reconcile()
     assert setup.condition(READY)["reason"] == RESOURCES_CREATED
+    # Created events for what exists, once each: not for the master that was deleted again.
+    assert setup.events.messages("Created") == [
+        "Created Service demo-master",
+        "Created Job demo-master",
+        "Created Job demo-worker",
+        "All resources created",
+    ]
 
 
 def with_legacy_finalizer() -> dict[str, Any]:
@@ -315,17 +335,19 @@ def invalid(field: str, message: str) -> Exception:
     return ApiError(status=status)
 
 
-async def test_a_child_the_apiserver_refuses_as_invalid_fails_the_test_with_nothing_created() -> (
-    None
-):
+async def test_a_child_the_apiserver_refuses_as_invalid_fails_the_test_with_no_job_left() -> None:
     setup = Setup()
     field = "spec.template.spec.containers[0].resources.limits"
-    setup.kube.fail[("dry-run", "Job", "demo-worker")] = invalid(field, "must be >= request")
+    setup.kube.fail[("create", "Job", "demo-worker")] = invalid(field, "must be >= request")
     result = await setup.reconcile()  # no ChildCreationFailed: nothing to retry
 
     assert result.requeue_after is None and not result.children_created
-    # All or none: neither the master nor the Service was created without the workers.
-    assert [w for w in setup.kube.writes if w[0] == "create"] == []
+    # All or none: the master made in the same round is deleted again before the status
+    # says Failed; no Job is left to run a master without its workers.
+    assert setup.kube.child("Job", NS, "demo-master") is None
+    assert setup.kube.child("Job", NS, "demo-worker") is None
+    assert ("delete", "Job", "demo-master") in setup.kube.writes
+    assert setup.events.messages("Created") == ["Created Service demo-master"]  # runs nothing
     status = setup.test["status"]
     assert status["phase"] == "Failed"
     ready = setup.condition(READY)
@@ -357,10 +379,43 @@ async def test_a_stored_spec_that_cannot_be_read_fails_the_test_once() -> None:
 
 async def test_transient_refusals_still_retry() -> None:
     setup = Setup()
-    setup.kube.fail[("dry-run", "Job", "demo-master")] = api_error(403, "quota exceeded")
+    setup.kube.fail[("create", "Job", "demo-master")] = api_error(403, "quota exceeded")
     with pytest.raises(ChildCreationFailed, match="quota exceeded"):
         await setup.reconcile()
     assert setup.test.get("status", {}).get("phase") != "Failed"
+    assert setup.kube.child("Job", NS, "demo-worker") is None  # no workers without master
+
+
+async def test_a_roll_back_that_fails_is_finished_by_the_retry() -> None:
+    setup = Setup()
+    field = "spec.template.spec.containers[0].resources.limits"
+    setup.kube.fail[("create", "Job", "demo-worker")] = invalid(field, "must be >= request")
+    setup.kube.fail[("delete", "Job", "demo-master")] = api_error(503, "apiserver busy")
+    with pytest.raises(ChildCreationFailed, match="deleting Job demo-master again failed"):
+        await setup.reconcile()
+    # Not judged Failed while a master is left: the retry deletes it first.
+    assert setup.test.get("status", {}).get("phase") != "Failed"
+    assert setup.kube.child("Job", NS, "demo-master") is not None
+
+    setup.kube.fail[("create", "Job", "demo-worker")] = invalid(field, "must be >= request")
+    await setup.reconcile()
+    assert setup.kube.child("Job", NS, "demo-master") is None
+    assert setup.test["status"]["phase"] == "Failed"
+    assert len([e for e in setup.events.events if e[0] == "Warning"]) == 1
+
+
+async def test_a_running_test_keeps_its_master_when_its_workers_cannot_be_recreated() -> None:
+    """Roll-back is for tests not started yet: a running test's children are never deleted."""
+    setup = Setup()
+    await setup.reconcile()
+    await setup.reconcile()
+    setup.test["status"]["phase"] = RUNNING
+    del setup.kube.objects[("Job", NS, "demo-worker")]  # deleted by someone
+    setup.kube.fail[("create", "Job", "demo-worker")] = api_error(403, "quota exceeded")
+    with pytest.raises(ChildCreationFailed, match="quota exceeded"):
+        await setup.reconcile()
+    assert setup.kube.child("Job", NS, "demo-master") is not None
+    assert not [w for w in setup.kube.writes if w[0] == "delete"]
 
 
 def _as_the_reference_created(child: Service | Job) -> Service | Job:
