@@ -1,4 +1,8 @@
-"""`locust-operator`: run the operator, or print the CRD generated from the Python types."""
+"""`locust-operator`: run the operator, or print the CRD generated from the Python types.
+
+`run` is on the operator's way to ready: only the command given gets its flags defined
+(the `test` group's are many), and what a command needs is imported when it runs.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,12 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from locust_operator import __version__
 from locust_operator.api.dns_names import is_dns1123_label, is_dns1123_subdomain
-from locust_operator.cli_test.options import add_test_commands
-from locust_operator.kube.leader import (
+from locust_operator.kube.leader_config import (
     DEFAULT_LEASE_NAME,
     RETRY_JITTER,
     LeaderElectionConfig,
@@ -22,6 +26,11 @@ from locust_operator.kube.leader import (
     default_namespace,
 )
 from locust_operator.logs import LOG_FORMATS, LOG_LEVELS
+
+if TYPE_CHECKING:
+    from locust_operator.webhook import WebhookOptions
+
+COMMANDS = ("crd", "webhooks", "test", "run")
 
 DEFAULT_HEALTH_PROBE_ADDRESS = "0.0.0.0:8081"
 _DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s|m)?")
@@ -66,16 +75,33 @@ def watched_namespaces(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(name for name in names if name))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``command`` (one of COMMANDS), only that command is
+    defined: it parses that command's arguments as the whole parser would."""
     parser = argparse.ArgumentParser(
         prog="locust-operator", description="Kubernetes operator for distributed Locust tests."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if command in (None, "crd"):
+        _add_crd_command(commands)
+    if command in (None, "webhooks"):
+        _add_webhooks_command(commands)
+    if command in (None, "test"):
+        from locust_operator.cli_test.options import add_test_commands
 
+        add_test_commands(commands)
+    if command in (None, "run"):
+        _add_run_command(commands)
+    return parser
+
+
+def _add_crd_command(commands: Any) -> None:
     crd = commands.add_parser("crd", help="print the LocustTest CRD generated from the API types")
     crd.add_argument("--output", "-o", help="write to this file instead of stdout")
 
+
+def _add_webhooks_command(commands: Any) -> None:
     webhooks_command = commands.add_parser(
         "webhooks", help="manage the webhook registrations of an operator run outside the cluster"
     )
@@ -96,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, then in-cluster)",
     )
 
-    add_test_commands(commands)
 
+def _add_run_command(commands: Any) -> None:
     run = commands.add_parser("run", help="run the operator")
     run.add_argument(
         "--kubeconfig",
@@ -213,11 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     webhooks.add_argument("--webhook-service-name", default="locust-k8s-operator-webhook")
     webhooks.add_argument("--webhook-service-namespace", default="locust-operator-system")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    # The first argument names the command (the only options before it are --help and
+    # --version): only that one's flags are defined. Anything else gets the whole parser.
+    first = arguments[0] if arguments else None
+    args = build_parser(first if first in COMMANDS else None).parse_args(arguments)
     if args.command == "crd":
         from locust_operator.api.crd import render_crd_yaml
 
@@ -240,7 +269,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from locust_operator.config import ConfigError, OperatorConfig
     from locust_operator.logs import configure_logging
     from locust_operator.runtime import OperatorOptions, run_operator
-    from locust_operator.webhook import WebhookOptions
 
     try:
         config = OperatorConfig.from_env(os.environ)
@@ -270,18 +298,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         health_probe_bind=args.health_probe_bind_address,
         metrics_bind=args.metrics_bind_address,
         leader_election=leader_election if args.enable_controller else None,
-        webhooks=WebhookOptions(
-            url=args.webhook_url,
-            bind=args.webhook_bind_address or ("0.0.0.0", 9443),
-            cert_dir=args.webhook_cert_dir,
-            cert_secret=args.webhook_cert_secret,
-            service_name=args.webhook_service_name,
-            service_namespace=args.webhook_service_namespace,
-        )
-        if args.enable_webhooks
-        else None,
+        webhooks=_webhook_options(args),
     )
     return asyncio.run(run_operator(options))
+
+
+def _webhook_options(args: argparse.Namespace) -> WebhookOptions | None:
+    """--enable-webhooks and its settings (the webhook package is imported only then)."""
+    if not args.enable_webhooks:
+        return None
+    from locust_operator.webhook import WebhookOptions
+
+    return WebhookOptions(
+        url=args.webhook_url,
+        bind=args.webhook_bind_address or ("0.0.0.0", 9443),
+        cert_dir=args.webhook_cert_dir,
+        cert_secret=args.webhook_cert_secret,
+        service_name=args.webhook_service_name,
+        service_namespace=args.webhook_service_namespace,
+    )
 
 
 async def _unregister_webhooks(kubeconfig: str | None) -> int:

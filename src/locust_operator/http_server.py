@@ -3,6 +3,8 @@ each set of routes on an address of its own.
 
 A few GET routes need no web framework: a minimal asyncio server keeps the operator's
 memory small (aiohttp alone costs ~11 MiB, and is loaded only with the webhooks).
+prometheus_client is loaded by the first scrape (if nothing loaded it before), not to
+start serving.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 # A request line and headers longer than this are refused (431) without reading on.
 MAX_REQUEST_HEAD = 8192
@@ -22,8 +22,19 @@ Route = Callable[[], Response]
 TEXT = "text/plain; charset=utf-8"
 
 
-def metrics_routes() -> dict[str, Route]:
-    return {"/metrics": lambda: (200, CONTENT_TYPE_LATEST, generate_latest())}
+def metrics_routes(before: Callable[[], None] | None = None) -> dict[str, Route]:
+    """/metrics: every metric of the process's registry; ``before()`` runs first on each
+    scrape (e.g. to point scrape-time metrics at what they read)."""
+
+    def metrics() -> Response:
+        if before is not None:
+            before()
+        from locust_operator.metrics import exposition
+
+        kind, body = exposition()
+        return 200, kind, body
+
+    return {"/metrics": metrics}
 
 
 def probe_routes(unready: Callable[[], list[str]]) -> dict[str, Route]:

@@ -1,20 +1,58 @@
-"""Prometheus metrics of the operator process (served on --metrics-bind-address)."""
+"""Prometheus metrics of the operator process (served on --metrics-bind-address).
+
+Not imported on the way to ready: the first scrape, the first reconcile or the
+background import that starts once the caches are synced (controller.py) loads it. What
+is counted before then, the Kubernetes API requests, is counted without
+prometheus_client (``kube/request_counter.py``) and exported from here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import metrics as _prometheus_metrics
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from locust_operator.api.conditions import PENDING, PHASES
+from locust_operator.kube.request_counter import REQUESTS, MethodCount, RequestCounter
 
-KUBE_REQUESTS = Counter(
-    "locust_operator_kube_requests",
-    "Requests the operator sent to the Kubernetes API, by HTTP method.",
-    ["method"],
-)
+
+class KubeRequests(Collector):
+    """``locust_operator_kube_requests_total{method}`` (and ``_created``, as a
+    prometheus_client Counter has them) from kube/request_counter.py's counts."""
+
+    name = "locust_operator_kube_requests"
+    documentation = "Requests the operator sent to the Kubernetes API, by HTTP method."
+
+    def __init__(self, counter: RequestCounter) -> None:
+        self._counter = counter
+
+    def labels(self, method: str) -> MethodCount:
+        """The count of ``method``, to ``inc()`` like a labelled Counter's child."""
+        return self._counter.labels(method)
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self.name, self.documentation, labels=["method"])
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=["method"])
+        with_created = getattr(_prometheus_metrics, "_use_created", True)
+        for method, value, created in self._counter.samples():
+            family.add_metric([method], value, created=created if with_created else None)
+        yield family
+
+
+KUBE_REQUESTS = KubeRequests(REQUESTS)
+REGISTRY.register(KUBE_REQUESTS)
 KUBE_REQUEST_SECONDS = Histogram(
     "locust_operator_kube_request_duration_seconds",
     "Time from sending a Kubernetes API request to its response headers, by HTTP method.",
@@ -90,3 +128,8 @@ REGISTRY.register(LOCUSTTESTS_BY_PHASE)
 
 # The HTTP methods of KUBE_REQUESTS that write: what `make bench` counts per test lifecycle.
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def exposition() -> tuple[str, bytes]:
+    """The content type and body of a /metrics answer: every registered metric."""
+    return CONTENT_TYPE_LATEST, generate_latest(REGISTRY)

@@ -9,6 +9,10 @@ the Lease so a standby takes over at once, stop the informers and servers, close
 Lost leadership (exit 1): cancel the reconciles at once, since another replica may
 already be reconciling, and exit, like controller-runtime: the restarted process joins
 as a standby with clean state.
+
+Start-up imports only what readiness needs (probes, the API client, the informers); the
+webhooks, leader election and the metrics registry are imported when used, and what the
+reconciles need in the background once the caches are synced (controller.py).
 """
 
 from __future__ import annotations
@@ -27,11 +31,11 @@ from locust_operator.config import OperatorConfig
 from locust_operator.controller.controller import Controller
 from locust_operator.http_server import HttpServer, Route, metrics_routes, probe_routes
 from locust_operator.kube.client import NoClusterConfig, async_client, load_kube_config
-from locust_operator.kube.leader import KubeLeaseStore, LeaderElectionConfig, LeaderElector
-from locust_operator.metrics import LEADER
-from locust_operator.webhook import WebhookOptions, WebhookStartupError, start_webhooks
+from locust_operator.kube.leader_config import LeaderElectionConfig
 
 if TYPE_CHECKING:
+    from locust_operator.kube.leader import LeaderElector
+    from locust_operator.webhook import WebhookOptions
     from locust_operator.webhook.registered import RegistrationCheck
 
 log = logging.getLogger("locust_operator")
@@ -144,13 +148,14 @@ class Operator:
                 "--health-probe-bind-address", options.health_probe_bind, routes, stack
             )
         if options.metrics_bind:
-            await _serve_http(
-                "--metrics-bind-address", options.metrics_bind, metrics_routes(), stack
-            )
+            routes = metrics_routes(self._before_scrape)
+            await _serve_http("--metrics-bind-address", options.metrics_bind, routes, stack)
         # One API client for the webhooks and the controller.
         client = async_client(_kube_config(options))
         stack.push_async_callback(client.close)
         if options.webhooks is not None:
+            from locust_operator.webhook import WebhookStartupError, start_webhooks
+
             try:
                 self.registration = await start_webhooks(
                     client, options.webhooks, stack, options.config
@@ -165,10 +170,13 @@ class Operator:
             return 0
         return await self._run_controller(client, stack)
 
+    def _before_scrape(self) -> None:
+        if self.controller is not None:
+            self.controller.export_metrics()
+
     async def _run_controller(self, client: AsyncClient, stack: contextlib.AsyncExitStack) -> int:
         options = self.options
         controller = self.controller = Controller(client, options.config, options.namespaces)
-        controller.export_metrics()
         informers = asyncio.create_task(controller.run_informers(), name="informers")
         stack.push_async_callback(_cancelled, informers)
         if not await _unless_stopped(controller.synced.wait(), self.stop, informers):
@@ -176,6 +184,8 @@ class Operator:
             return 0
         elector: LeaderElector | None = None
         if options.leader_election is not None:
+            from locust_operator.kube.leader import KubeLeaseStore, LeaderElector
+
             config = options.leader_election
             elector = LeaderElector(
                 KubeLeaseStore(client, config.namespace, config.lease_name), config
@@ -186,6 +196,8 @@ class Operator:
                 return 0
         else:
             log.info("operator running")
+        from locust_operator.metrics import LEADER
+
         LEADER.set(1)
         try:
             return await self._lead(controller, elector, informers)

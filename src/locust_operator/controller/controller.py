@@ -10,6 +10,10 @@ The informers run on every replica (a standby's warm caches make failover quick)
 workers and the resync run only while ``run_workers()`` does, i.e. on the leader. Until
 then events only update the bookkeeping, and ``run_workers()`` starts by queueing every
 cached test, like controller-runtime replaying its caches to a starting controller.
+
+Readiness waits for the informers only: the reconciler and what it builds with, the
+event writer, the results poller and the metrics registry are imported in the background
+once the caches are synced (``RECONCILE_MODULES``), and made when the workers start.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from lightkube import AsyncClient
 from lightkube.models.core_v1 import Container, PodSpec
@@ -28,36 +32,35 @@ from lightkube.resources.core_v1 import Pod, Service
 
 from locust_operator.api.names import KIND
 from locust_operator.config import OperatorConfig
-from locust_operator.controller.reconciler import (
-    ChildCreationFailed,
-    Conflict,
-    LocustTestReconciler,
-    LocustTestResource,
-    Result,
-)
-from locust_operator.controller.status import is_final
-from locust_operator.kube.events import EventRecorder, QueuedEvents
+from locust_operator.controller.resource import LocustTestResource
+from locust_operator.kube.background_import import BackgroundImport
 from locust_operator.kube.informer import EventType, Informer, wait_for_cache_sync
 from locust_operator.kube.owners import controller_name
 from locust_operator.kube.reachability import reachability
 from locust_operator.kube.workqueue import Clock, RateLimiter, ShutDown, WorkQueue
 from locust_operator.logs import log_context
-from locust_operator.metrics import (
-    CHILDREN_CREATED_SECONDS,
-    LOCUSTTESTS_BY_PHASE,
-    RECONCILE_ERRORS,
-    RECONCILE_SECONDS,
-    RECONCILES,
-    WORKQUEUE_DEPTH,
-    WORKQUEUE_WAIT_SECONDS,
-)
 from locust_operator.resources import OPERATOR_SELECTOR, TEST_NAME_LABEL, master_job_name
+
+if TYPE_CHECKING:
+    from locust_operator.controller.reconciler import Result
+    from locust_operator.controller.results_poller import ResultsPoller
+    from locust_operator.kube.events import QueuedEvents
 
 log = logging.getLogger(__name__)
 # On shutdown, how long events still waiting may take to be written.
 EVENT_DRAIN_SECONDS = 2.0
 
 Key = tuple[str, str]  # (namespace, name) of a LocustTest
+# What the reconciles need beyond the informers, imported in the background once the
+# caches are synced. The metrics registry first: its collectors then register in the same
+# order as when a scrape loads it.
+RECONCILE_MODULES = (
+    "locust_operator.metrics",
+    "locust_operator.controller.results_metrics",
+    "locust_operator.controller.reconciler",
+    "locust_operator.controller.results_poller",
+    "locust_operator.kube.master_client",
+)
 # How long child status changes are gathered before one reconcile looks at them all.
 STATUS_COALESCE_SECONDS = 0.5
 T = TypeVar("T")
@@ -108,6 +111,8 @@ class TimedWorkQueue(WorkQueue[Key]):
         key = await super().get()
         queued_at = self._queued_at.pop(key, None)
         if queued_at is not None:
+            from locust_operator.metrics import WORKQUEUE_WAIT_SECONDS
+
             WORKQUEUE_WAIT_SECONDS.observe(self._clock.now() - queued_at)
         return key
 
@@ -127,13 +132,13 @@ def _slim_pod(pod: Pod) -> Pod:
     return pod
 
 
-def _results_poller(client: AsyncClient, config: OperatorConfig, controller: Controller) -> Any:
+def _results_poller(
+    client: AsyncClient, config: OperatorConfig, controller: Controller
+) -> ResultsPoller | None:
     """The results poller (controller/results_poller.py), or None when results are off."""
-    from locust_operator.controller.results_metrics import TEST_RESULTS
     from locust_operator.controller.results_poller import ResultsPoller
     from locust_operator.kube.master_client import detect_access, master_client
 
-    TEST_RESULTS.source = controller.tests.objects  # finished tests' results on /metrics
     access = detect_access(config.results_master_access)
     if access is None:
         return None
@@ -156,6 +161,8 @@ def needs_resync(test: Mapping[str, Any], master_job: Job | None) -> bool:
     """Whether the periodic resync should look at a test. A final one (Succeeded, or Failed
     for good) has no timer or pod health left to re-check; what can still change it (a
     spec edit, a deleted child, its deletion) arrives as an event and queues it anyway."""
+    from locust_operator.controller.status import is_final
+
     status = test.get("status")
     return not is_final(status if isinstance(status, Mapping) else {}, master_job)
 
@@ -184,6 +191,7 @@ class Controller:
     ) -> None:
         """``queue`` and ``reconciler`` replace the defaults (a timed work queue, a
         LocustTestReconciler on the caches), e.g. with a fake clock or a recording fake."""
+        self._client = client
         self._config = config
         self._apiserver = reachability(client)
         scopes: list[str | None] = list(namespaces) or [None]
@@ -200,19 +208,14 @@ class Controller:
             Pod, labels=OPERATOR_SELECTOR, index_labels=[TEST_NAME_LABEL], transform=_slim_pod
         )
         self.queue: WorkQueue[Key] = queue if queue is not None else TimedWorkQueue()
-        # Reconciles hand events over and go on: a burst of new tests is not held up by
-        # the writes of their Created events.
-        self.events = QueuedEvents(EventRecorder(client))
-        self.reconciler: KeyReconciler = reconciler or LocustTestReconciler(
-            client,
-            config,
-            tests=self.tests,
-            services=self.services,
-            jobs=self.jobs,
-            pods=self.pods,
-            recorder=self.events,
-        )
-        self.results = _results_poller(client, config, self)  # None: RESULTS_MASTER_ACCESS=off
+        # The default reconciler and its event writer are made when first needed.
+        self._reconciler = reconciler
+        self.events: QueuedEvents | None = None
+        # Made when the workers first start; None: RESULTS_MASTER_ACCESS=off.
+        self.results: ResultsPoller | None = None
+        self._results_made = False
+        self._imports = BackgroundImport(RECONCILE_MODULES)
+        self._metrics_exported = False
         for informer in self.tests.informers:
             informer.add_handler(self._on_test)
         for caches in (self.services, self.jobs):
@@ -228,6 +231,29 @@ class Controller:
         self._queueing = False  # events queue keys only while workers run (on the leader)
         self._background: list[asyncio.Task[None]] = []  # leader-only tasks besides workers
         self._deletions: set[asyncio.Task[None]] = set()  # Deleting events being written
+
+    @property
+    def reconciler(self) -> KeyReconciler:
+        """The reconciler given, else a LocustTestReconciler on the caches, made (and
+        imported, unless the background import did) when first needed: as the workers
+        start."""
+        if self._reconciler is None:
+            from locust_operator.controller.reconciler import LocustTestReconciler
+            from locust_operator.kube.events import EventRecorder, QueuedEvents
+
+            # Reconciles hand events over and go on: a burst of new tests is not held up
+            # by the writes of their Created events.
+            self.events = QueuedEvents(EventRecorder(self._client))
+            self._reconciler = LocustTestReconciler(
+                self._client,
+                self._config,
+                tests=self.tests,
+                services=self.services,
+                jobs=self.jobs,
+                pods=self.pods,
+                recorder=self.events,
+            )
+        return self._reconciler
 
     # --- event mapping -------------------------------------------------------------------
 
@@ -293,18 +319,32 @@ class Controller:
         ]
 
     def export_metrics(self) -> None:
-        """Points the scrape-time metrics (queue depth, tests by phase) at this controller."""
+        """Points the scrape-time metrics (queue depth, tests by phase, finished tests'
+        results) at this controller, loading the metrics registry. Does it once: call it
+        before every scrape."""
+        if self._metrics_exported:
+            return
+        from locust_operator.metrics import LOCUSTTESTS_BY_PHASE, WORKQUEUE_DEPTH
+
         WORKQUEUE_DEPTH.set_function(lambda: len(self.queue))
         LOCUSTTESTS_BY_PHASE.source = self.tests.objects
+        from locust_operator.controller.results_metrics import TEST_RESULTS
+
+        TEST_RESULTS.source = self.tests.objects
+        self._metrics_exported = True
 
     async def run_informers(self) -> None:
-        """Runs the informers until cancelled; sets ``synced`` once every cache is filled."""
+        """Runs the informers until cancelled; sets ``synced`` once every cache is filled,
+        then imports the modules of the reconciles in the background."""
         async with asyncio.TaskGroup() as tasks:
             for informer in self.informers:
                 tasks.create_task(informer.run(), name=f"informer {informer.name}")
             await wait_for_cache_sync(*self.informers)
             log.info("caches synced (%d tests cached)", len(self.tests))
             self.synced.set()
+            # Not while the informers list: the loop is busy then (connections, TLS,
+            # decoding), and the import would only slow the lists down.
+            self._imports.start()
 
     def start_queueing(self) -> None:
         """From now on events queue keys; every cached test is queued too (what happened
@@ -316,6 +356,11 @@ class Controller:
     async def run_workers(self) -> None:
         """Runs the reconcile workers and the resync (caches must be synced) until
         ``stop_workers()``, after which in-flight reconciles finish, or cancellation."""
+        await self._imports.wait()  # the background import, if run_informers() started it
+        self.reconciler  # noqa: B018 (made now rather than by the first worker)
+        if not self._results_made:
+            self.results = _results_poller(self._client, self._config, self)
+            self._results_made = True
         self.start_queueing()
         log.info(
             "controller started (%d tests cached, %d workers)",
@@ -339,7 +384,8 @@ class Controller:
             for task in (resync, *workers, *background):
                 task.cancel()
             await asyncio.gather(resync, *workers, *background, return_exceptions=True)
-            await self.events.drain(EVENT_DRAIN_SECONDS)
+            if self.events is not None:
+                await self.events.drain(EVENT_DRAIN_SECONDS)
 
     def stop_workers(self) -> None:
         """Workers take no new keys; ``run_workers()`` returns once the current ones are done."""
@@ -376,6 +422,14 @@ class Controller:
                 await self._reconcile_one(key)
 
     async def _reconcile_one(self, key: Key) -> None:
+        from locust_operator.controller.reconciler import ChildCreationFailed, Conflict
+        from locust_operator.metrics import (
+            CHILDREN_CREATED_SECONDS,
+            RECONCILE_ERRORS,
+            RECONCILE_SECONDS,
+            RECONCILES,
+        )
+
         outcome = "error"
         try:
             with RECONCILE_SECONDS.time():

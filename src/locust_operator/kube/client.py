@@ -11,6 +11,7 @@ from typing import Any
 from lightkube import AsyncClient, KubeConfig
 
 from locust_operator.kube.paths import guard_paths
+from locust_operator.kube.request_counter import REQUESTS
 
 FIELD_MANAGER = "locust-k8s-operator"
 
@@ -43,16 +44,19 @@ def async_client(config: KubeConfig) -> AsyncClient:
 
 
 def _count_requests(client: AsyncClient) -> None:
-    from locust_operator.metrics import KUBE_REQUEST_SECONDS, KUBE_REQUESTS
+    """Counts every request (kube/request_counter.py) and times the writes (metrics.py,
+    loaded by the first write: the LISTs and WATCHes before ready are not timed)."""
 
     async def sent(request: Any) -> None:
-        KUBE_REQUESTS.labels(request.method).inc()
+        REQUESTS.labels(request.method).inc()
         request.extensions["locust_operator_sent"] = time.monotonic()
 
     async def answered(response: Any) -> None:
         request = response.request
         started = request.extensions.get("locust_operator_sent")
         if started is not None and request.method != "GET":  # GETs include long watches
+            from locust_operator.metrics import KUBE_REQUEST_SECONDS
+
             KUBE_REQUEST_SECONDS.labels(request.method).observe(time.monotonic() - started)
 
     # lightkube (pinned <2) keeps its httpx client at _client._client; its hooks are the

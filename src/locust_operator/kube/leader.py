@@ -19,15 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import socket
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Protocol
 
 from lightkube import AsyncClient
@@ -36,53 +32,33 @@ from lightkube.models.coordination_v1 import LeaseSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.coordination_v1 import Lease
 
+from locust_operator.kube.leader_config import (
+    DEFAULT_LEASE_NAME,
+    RETRY_JITTER,
+    SERVICE_ACCOUNT_NAMESPACE,
+    LeaderElectionConfig,
+    default_identity,
+    default_namespace,
+)
 from locust_operator.kube.reachability import reachability
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEASE_NAME = "locust-k8s-operator.locust.io"
-SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-# A candidate waits a retry period plus up to this fraction of it between attempts, so
-# that replicas started together do not keep colliding.
-RETRY_JITTER = 0.2
-
-
-def default_namespace(
-    environ: dict[str, str] | None = None, service_account: Path = SERVICE_ACCOUNT_NAMESPACE
-) -> str:
-    """$POD_NAMESPACE, else the in-cluster service account's namespace, else "default"."""
-    env = os.environ if environ is None else environ
-    if env.get("POD_NAMESPACE"):
-        return env["POD_NAMESPACE"]
-    with contextlib.suppress(OSError):
-        namespace = service_account.read_text().strip()
-        if namespace:
-            return namespace
-    return "default"
-
-
-def default_identity(environ: dict[str, str] | None = None) -> str:
-    """``<pod or host name>_<random>``: unique even if a restarted pod keeps its name."""
-    env = os.environ if environ is None else environ
-    return f"{env.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:12]}"
-
-
-@dataclass(frozen=True)
-class LeaderElectionConfig:
-    identity: str
-    namespace: str = "default"
-    lease_name: str = DEFAULT_LEASE_NAME
-    lease_duration: float = 15.0  # a candidate takes a Lease unchanged for this long
-    renew_deadline: float = 10.0  # the leader steps down if it cannot renew for this long
-    retry_period: float = 2.0  # between attempts to acquire or renew
-
-    def __post_init__(self) -> None:
-        if not self.retry_period > 0:
-            raise ValueError("retry period must be positive")
-        if not self.renew_deadline > self.retry_period * (1 + RETRY_JITTER):
-            raise ValueError("renew deadline must exceed the retry period (with its jitter)")
-        if not self.lease_duration > self.renew_deadline:
-            raise ValueError("lease duration must exceed the renew deadline")
+# The settings are defined in leader_config.py (the command line reads them at every
+# start, without loading this module) and re-exported here.
+__all__ = [
+    "DEFAULT_LEASE_NAME",
+    "RETRY_JITTER",
+    "SERVICE_ACCOUNT_NAMESPACE",
+    "KubeLeaseStore",
+    "LeaderElectionConfig",
+    "LeaderElector",
+    "LeaseConflict",
+    "LeaseRecord",
+    "LeaseStore",
+    "default_identity",
+    "default_namespace",
+]
 
 
 @dataclass(frozen=True)

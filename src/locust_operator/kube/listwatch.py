@@ -54,6 +54,15 @@ class WatchEvent(Generic[T]):
     obj: T | None  # None for BOOKMARK
 
 
+class _ListPage(msgspec.Struct):
+    """A page of a LIST with its items undecoded: decoding into a typed list builds the
+    decoder of the item type (for Pods, hundreds of model classes) even when the page
+    is empty, and an operator with no tests yet should not wait for that to be ready."""
+
+    items: list[msgspec.Raw]
+    metadata: decoders.ListMetadata | None = None
+
+
 class _BookmarkMeta(msgspec.Struct):
     resourceVersion: str = ""
 
@@ -140,10 +149,16 @@ class ListWatch(Generic[T]):
             response = await self._generic.send(self._generic.build_adapter_request(request))
             self.reachability.answered()
             _raise_for_status(response)
-            # handle_response puts the next page's continue token into request.params.
-            more, page_version, page = self._generic.handle_response("list", response, request)
+            page = msgspec.json.decode(response.content, type=_ListPage)
+            # As lightkube's handle_response("list"): the next page's continue token
+            # goes into the request's params.
+            token = page.metadata.continue_ if page.metadata else None
+            if token:
+                request.params["continue"] = token
+            more = bool(token)
+            page_version = page.metadata.resourceVersion if page.metadata else None
             resource_version = page_version or resource_version
-            items.extend(page)
+            items.extend(decoders.decode_object(item, self._resource) for item in page.items)
         return items, resource_version
 
     async def watch(
