@@ -442,7 +442,9 @@ class BadReview(ValueError):
         self.reason = reason
 
 
-def _request(review: Any) -> tuple[str, str, list[dict[str, Any]]]:
+def review_request(review: Any) -> tuple[str, str, list[Any]]:
+    """The uid, desiredAPIVersion and objects of a ConversionReview request; raises
+    :class:`BadReview` if it is malformed. :func:`check_objects` checks the objects' items."""
     if not isinstance(review, dict):
         raise BadReview(f"a ConversionReview must be a JSON object, got {type(review).__name__}")
     if review.get("kind") != REVIEW_KIND or review.get("apiVersion") != REVIEW_API_VERSION:
@@ -462,29 +464,52 @@ def _request(review: Any) -> tuple[str, str, list[dict[str, Any]]]:
     objects = request.get("objects")
     if not isinstance(objects, list):
         raise BadReview("ConversionReview.request.objects must be a list")
+    return uid, desired, objects
+
+
+def not_an_object(index: int) -> BadReview:
+    """What is wrong with a review whose first item that is not an object is ``objects[index]``."""
+    return BadReview(f"ConversionReview.request.objects[{index}] must be an object")
+
+
+def check_objects(objects: list[Any]) -> list[dict[str, Any]]:
     for i, obj in enumerate(objects):
         if not isinstance(obj, dict):
-            raise BadReview(f"ConversionReview.request.objects[{i}] must be an object")
-    return uid, desired, objects
+            raise not_an_object(i)
+    return objects
+
+
+def conversion_failure(exc: Exception) -> dict[str, str]:
+    """The result of a review in which converting an object raised ``exc``."""
+    if isinstance(exc, ConversionError):
+        return {"status": "Failure", "message": str(exc)}
+    # A bug must fail this review, not the HTTP handler.
+    return {
+        "status": "Failure",
+        "message": f"internal conversion error: {type(exc).__name__}: {exc}",
+    }
+
+
+def review_answer(
+    uid: str, result: dict[str, str], converted: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The ConversionReview answering request ``uid``."""
+    response: dict[str, Any] = {"uid": uid, "result": result}
+    if converted is not None:
+        response["convertedObjects"] = converted
+    return {"apiVersion": REVIEW_API_VERSION, "kind": REVIEW_KIND, "response": response}
 
 
 def convert_review(review: Any) -> dict[str, Any]:
     """Answer a ConversionReview request; raises :class:`BadReview` if it is malformed.
 
     Objects that cannot be converted yield a response with ``result.status: Failure``.
+    (webhook/large_conversion.py gives the same answers for large reviews, a piece at a time.)
     """
-    uid, desired, objects = _request(review)
-    response: dict[str, Any] = {"uid": uid}
+    uid, desired, objects = review_request(review)
+    check_objects(objects)
     try:
         converted = [convert(obj, desired) for obj in objects]
-    except ConversionError as exc:
-        response["result"] = {"status": "Failure", "message": str(exc)}
-    except Exception as exc:  # a bug must fail this review, not the HTTP handler
-        response["result"] = {
-            "status": "Failure",
-            "message": f"internal conversion error: {type(exc).__name__}: {exc}",
-        }
-    else:
-        response["result"] = {"status": "Success"}
-        response["convertedObjects"] = converted
-    return {"apiVersion": REVIEW_API_VERSION, "kind": REVIEW_KIND, "response": response}
+    except Exception as exc:
+        return review_answer(uid, conversion_failure(exc))
+    return review_answer(uid, {"status": "Success"}, converted)
