@@ -243,7 +243,8 @@ class Controller:
 
             # Reconciles hand events over and go on: a burst of new tests is not held up
             # by the writes of their Created events.
-            self.events = QueuedEvents(EventRecorder(self._client))
+            # While new tests wait for their children, events wait: one writer, not four.
+            self.events = QueuedEvents(EventRecorder(self._client), busy=self.queue.has_urgent)
             self._reconciler = LocustTestReconciler(
                 self._client,
                 self._config,

@@ -13,6 +13,7 @@ import os
 import secrets
 import socket
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
@@ -119,6 +120,8 @@ class EventRecorder:
 # Event writes in flight at once: enough to keep up with a burst of new tests, few enough
 # that they do not crowd out the children being created in the same burst.
 EVENT_WRITERS = 4
+# How often paused writers look whether the urgent work is done.
+BUSY_POLL_SECONDS = 0.2
 # Events waiting to be written; beyond this the newest are dropped (as client-go's
 # broadcaster does when its buffer is full): events are informational.
 EVENT_BUFFER = 1000
@@ -129,6 +132,9 @@ class QueuedEvents:
 
     Each object's events are written in the order they were emitted, stamped with the
     time they were emitted; different objects' are written in parallel, a few at a time.
+    While ``busy()`` says more urgent work waits (new tests for their children), one
+    writer goes on and the others pause: the client's and the apiserver's time goes to
+    that work first, and events still make progress.
     """
 
     def __init__(
@@ -137,8 +143,10 @@ class QueuedEvents:
         *,
         writers: int = EVENT_WRITERS,
         capacity: int = EVENT_BUFFER,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self._writer = writer
+        self._busy = busy
         self._writers = writers
         self._capacity = capacity
         # Per object (uid): its events not yet written, in order.
@@ -175,20 +183,28 @@ class QueuedEvents:
         self._idle.clear()
         if not self._tasks:
             self._tasks = [
-                asyncio.create_task(self._write(), name=f"event writer {number}")
+                asyncio.create_task(self._write(number), name=f"event writer {number}")
                 for number in range(self._writers)
             ]
 
-    async def _write(self) -> None:
+    async def _write(self, number: int) -> None:
         while True:
+            while number > 0 and self._busy():  # noqa: ASYNC110 (a callable, no event to wait on)
+                await asyncio.sleep(BUSY_POLL_SECONDS)
             uid = await self._ready.get()
             pending = self._pending[uid]
             while pending:
                 target, event_type, reason, message, at = pending[0]
                 try:
                     await self._writer.emit(target, event_type, reason, message, at=at)
-                except Exception:  # e.g. the connection dropped: the next event may pass
-                    log.exception("could not record event %s", reason)
+                except Exception as error:  # e.g. the apiserver is gone: one line, no trace
+                    log.warning(
+                        "could not record event %s for %s/%s: %s",
+                        reason,
+                        target.namespace,
+                        target.name,
+                        str(error) or type(error).__name__,
+                    )
                 pending.popleft()
                 self._waiting -= 1
             # Nothing awaited since the last check: no event of this object can be lost.

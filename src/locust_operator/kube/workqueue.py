@@ -154,6 +154,10 @@ class WorkQueue(Generic[K]):
     def __len__(self) -> int:
         return len(self._queue) + len(self._urgent)
 
+    def has_urgent(self) -> bool:
+        """Urgent keys wait for a worker (e.g. new tests for their children)."""
+        return bool(self._urgent)
+
     @property
     def shutting_down(self) -> bool:
         return self._shutting_down

@@ -167,3 +167,19 @@ async def test_drain_gives_up_after_its_bound() -> None:
     await events.emit(TEST, "Normal", "Created", "stuck")
     await asyncio.wait_for(events.drain(within=0.1), 5)
     assert client.created == []
+
+
+async def test_while_busy_one_writer_goes_on_and_the_others_pause() -> None:
+    client = SlowClient()
+    busy = True
+    events = QueuedEvents(recorder(client), writers=4, busy=lambda: busy)
+    for number in range(8):
+        await events.emit(other(number), "Normal", "Created", f"e{number}")
+    await asyncio.sleep(0.3)
+    assert client.most_in_flight == 1  # progress, but one at a time
+    busy = False
+    await asyncio.sleep(0.5)  # the paused writers look again
+    assert client.in_flight == 4
+    client.release.set()
+    await events.drain(within=5)
+    assert len(client.created) == 8
