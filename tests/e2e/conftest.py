@@ -145,7 +145,10 @@ async def wait_for_phase(
         seen.update(await get_status(kube, namespace, name))
         return seen.get("phase") == phase
 
-    await eventually(reached, within=within, what=f"{name} reaches phase {phase} (saw {seen})")
+    try:
+        await eventually(reached, within=within, what=f"{name} reaches phase {phase}")
+    except AssertionError as never:  # the status as last seen, not as it was at the start
+        raise AssertionError(f"{never} (last status: {seen})") from None
     return seen
 
 

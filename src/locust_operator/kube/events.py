@@ -14,6 +14,7 @@ import secrets
 import socket
 from collections import deque
 from collections.abc import Callable
+from contextvars import Context
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
@@ -182,8 +183,12 @@ class QueuedEvents:
         self._waiting += 1
         self._idle.clear()
         if not self._tasks:
+            # A context of their own: made during one test's reconcile, the writers must
+            # not log every later event under that test's name.
             self._tasks = [
-                asyncio.create_task(self._write(number), name=f"event writer {number}")
+                asyncio.create_task(
+                    self._write(number), name=f"event writer {number}", context=Context()
+                )
                 for number in range(self._writers)
             ]
 

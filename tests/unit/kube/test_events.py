@@ -183,3 +183,22 @@ async def test_while_busy_one_writer_goes_on_and_the_others_pause() -> None:
     client.release.set()
     await events.drain(within=5)
     assert len(client.created) == 8
+
+
+async def test_event_writers_do_not_carry_the_emitting_reconciles_log_context() -> None:
+    from locust_operator.logs import current_test, log_context
+
+    seen: list[object] = []
+
+    class Writer(RecordingClient):
+        async def create(self, obj: Event) -> Event:
+            seen.append(current_test.get())
+            return obj
+
+    events = QueuedEvents(recorder(Writer()))
+    with log_context("ns", "first"):
+        await events.emit(TEST, "Normal", "Created", "one")
+    await events.drain(within=5)
+    await events.emit(other(1), "Normal", "Created", "two")
+    await events.drain(within=5)
+    assert seen == [None, None]
