@@ -18,15 +18,7 @@ from locust_operator.controller.controller import RECONCILE_MODULES, Controller
 from locust_operator.kube.background_import import BackgroundImport
 from locust_operator.kube.request_counter import RequestCounter
 from locust_operator.metrics import KubeRequests
-
-KUBECONFIG = {
-    "apiVersion": "v1",
-    "kind": "Config",
-    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
-    "users": [{"name": "u", "user": {"token": "t"}}],
-    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-    "current-context": "x",
-}
+from tests.unit.controller.test_controller import KUBECONFIG
 
 # Not needed until the first reconcile (or scrape, or webhook, or other command): none
 # of them may be imported on the way to ready.

@@ -2,8 +2,9 @@
 
 A server-side dry run (``dryRun=All``) runs the apiserver's own validation and admission
 of a Job or Service, so what it refuses is exactly what a real create would refuse. The
-webhook uses it to reject a LocustTest whose children could never be created; the
-reconciler uses it to create a new test's children all or none.
+webhook uses it to reject a LocustTest whose children could never be created. The
+reconciler, which creates children without a dry run, judges a refusal with the same
+``is_permanent`` and ``refusal``.
 """
 
 from __future__ import annotations
