@@ -102,15 +102,22 @@ def analyze_pods(
 
 
 def is_up(pod: Pod) -> bool:
-    """The pod has started for good: it succeeded, or it runs with every container ready
-    (a problem it has later is judged again when it shows)."""
+    """The pod has started for good: it succeeded, or it runs with every container ready or
+    exited 0 (a problem it has later is judged again when it shows)."""
     status = pod.status
     if status is None:
         return False
     if status.phase == "Succeeded":
         return True
     containers = status.containerStatuses or []
-    return status.phase == "Running" and bool(containers) and all(c.ready for c in containers)
+    return status.phase == "Running" and bool(containers) and all(map(_up, containers))
+
+
+def _up(container: ContainerStatus) -> bool:
+    """Ready, or done: a master's Locust exits 0 before its exporter sidecar stops, and the
+    test must not go back to PodsStarting for that."""
+    terminated = container.state.terminated if container.state else None
+    return bool(container.ready) or (terminated is not None and terminated.exitCode == 0)
 
 
 def pod_failure(pod: Pod, missing_config_maps: Sequence[str] = ()) -> PodFailure | None:

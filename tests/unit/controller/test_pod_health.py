@@ -287,6 +287,8 @@ def test_pods_all_up_are_healthy_within_the_grace_period() -> None:
         pod(
             f"{MASTER}-done", created=young, phase="Succeeded", containers=[container(exit_code=0)]
         ),
+        # Locust quit (exit 0) while the exporter sidecar still runs: done, not starting.
+        pod(f"{MASTER}-quit", created=young, containers=[container(exit_code=0), container("x")]),
     ]
     health = analyze_pods(pods, (), NOW, GRACE)
     assert (health.status, health.reason, health.message) == (
