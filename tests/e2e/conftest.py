@@ -4,6 +4,7 @@ against the local control plane, with its webhooks. kwok plays the kubelet, exce
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Pod
@@ -88,6 +90,45 @@ async def real_namespace(kube: AsyncClient, operator: RestartableOperator) -> As
         await create_all(kube, name, http_target())
         await wait_available(kube, name, "target")
         yield name
+
+
+@pytest.fixture(autouse=True)
+async def _failed_tests_free_the_real_node(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[None]:
+    """After each test on the real node, a LocustTest that failed while its pods still wait
+    (an image that cannot be pulled, a missing ConfigMap) is deleted with its pods: their
+    CPU requests would keep a later test's pods from being scheduled, and with the short
+    grace period here that later test would fail. Finished pods request nothing."""
+    if "real_namespace" not in request.fixturenames:
+        yield
+        return
+    kube: AsyncClient = request.getfixturevalue("kube")
+    namespace: str = request.getfixturevalue("real_namespace")
+    yield
+    failed = [
+        test.metadata.name
+        async for test in kube.list(LocustTestV2, namespace=namespace)
+        if (test.get("status") or {}).get("phase") == "Failed"
+    ]
+    for name in failed:
+        labels = {"performance-test-name": name}
+        waiting = [
+            pod.metadata.name
+            async for pod in kube.list(Pod, namespace=namespace, labels=labels)
+            if pod.metadata and pod.status and pod.status.phase in ("Pending", "Running")
+        ]
+        if not waiting:
+            continue
+        await kube.delete(LocustTestV2, name, namespace=namespace)
+        for pod_name in waiting:
+            with contextlib.suppress(ApiError):  # gone with its Job already
+                await kube.delete(Pod, pod_name, namespace=namespace, grace_period=0)
+
+        async def pods_gone(labels: dict[str, str] = labels) -> bool:
+            return not [pod async for pod in kube.list(Pod, namespace=namespace, labels=labels)]
+
+        await eventually(pods_gone, within=120, what=f"the pods of the failed test {name} go")
 
 
 def locusttest(name: str, **spec: Any) -> dict[str, Any]:
