@@ -109,13 +109,28 @@ class EventRecorder:
             await self._client.create(event)
             self.emitted += 1
         except ApiError as error:
-            log.warning(
+            # A test deleted with its namespace: nobody will read the event; not worth a warning.
+            level = logging.DEBUG if namespace_going(error) else logging.WARNING
+            log.log(
+                level,
                 "could not record event %s for %s/%s: %s",
                 reason,
                 target.namespace,
                 target.name,
                 error.status.message,
             )
+
+
+def namespace_going(error: ApiError) -> bool:
+    """The event's namespace is gone (404) or being deleted (403 NamespaceTerminating)."""
+    status = error.status
+    if status.code == 404:
+        return True
+    causes = (status.details.causes if status.details else None) or []
+    return status.code == 403 and (
+        any(cause.reason == "NamespaceTerminating" for cause in causes)
+        or "being terminated" in (status.message or "")
+    )
 
 
 # Event writes in flight at once: enough to keep up with a burst of new tests, few enough

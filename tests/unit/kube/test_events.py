@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from lightkube.core.exceptions import ApiError
-from lightkube.models.meta_v1 import Status
+from lightkube.models.meta_v1 import Status, StatusCause, StatusDetails
 from lightkube.resources.core_v1 import Event
 
 from locust_operator.kube.events import (
@@ -73,6 +75,35 @@ async def test_a_refused_event_is_dropped_not_raised() -> None:
     rec = recorder(RecordingClient(error))
     await rec.emit(TEST, "Normal", "Created", "All resources created")
     assert rec.emitted == 0
+
+
+TERMINATING = Status(
+    code=403,
+    reason="Forbidden",
+    message='events "demo.1" is forbidden: unable to create new content in namespace ns '
+    "because it is being terminated",
+    details=StatusDetails(causes=[StatusCause(reason="NamespaceTerminating")]),
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "warned"),
+    [
+        (Status(code=403, reason="Forbidden", message="events is forbidden: RBAC"), True),
+        (Status(code=500, reason="InternalError", message="etcdserver: timeout"), True),
+        (TERMINATING, False),
+        (Status(code=404, reason="NotFound", message='namespaces "ns" not found'), False),
+    ],
+)
+async def test_an_event_for_a_namespace_being_deleted_is_dropped_quietly(
+    status: Status, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = recorder(RecordingClient(ApiError(status=status)))
+    with caplog.at_level(logging.DEBUG, logger="locust_operator.kube.events"):
+        await rec.emit(TEST, "Normal", "Created", "All resources created")
+    levels = {record.levelno for record in caplog.records}
+    assert levels == ({logging.WARNING} if warned else {logging.DEBUG})
+    assert "could not record event Created for ns/demo" in caplog.text
 
 
 class SlowClient(RecordingClient):
