@@ -11,6 +11,7 @@ operator sets (``resources/fetcher.py``)::
     LOCUST_SOURCE_TOKEN  a token from the test's Secret (HTTP auth), never printed
     LOCUST_SOURCE_USERNAME  the user name sent with the token (default x-access-token)
     LOCUST_SOURCE_SSH_DIR   a directory with ssh-privatekey and known_hosts (git over SSH)
+    LOCUST_SOURCE_RETRY_SECONDS  how long an unreachable source is retried (default 60)
 
 and writes into ``LOCUST_SOURCE_DIR`` (the volume shared with Locust): ``src/`` (the test
 files, the source's subPath) and ``deps/`` (the dependencies, ``pip install --target``).
@@ -32,10 +33,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -71,6 +73,10 @@ MAX_MEMBERS = 100_000
 GIT_TIMEOUT = 300
 PIP_TIMEOUT = 900
 HTTP_TIMEOUT = 30
+# A pod often starts before the Service it fetches from has endpoints, or before its DNS
+# name resolves: an unreachable source is retried this long before the test fails for it.
+RETRY_SECONDS = 60.0
+MAX_RETRY_DELAY = 10.0
 _SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
@@ -556,6 +562,44 @@ def fetch(
     return result
 
 
+def fetch_patiently(
+    source: Mapping[str, Any],
+    secrets: Secrets,
+    root: Path,
+    pip: str = "python3",
+    retry_seconds: float = RETRY_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """:func:`fetch`, retried with backoff while the source is unreachable (only then: a
+    missing ref or a wrong digest will not change by waiting)."""
+    started = clock()
+    delay, attempts = 1.0, 0
+    while True:
+        attempts += 1
+        try:
+            return fetch(source, secrets, root, pip)
+        except FetchError as exc:
+            waited = clock() - started
+            if exc.reason != UNREACHABLE or waited + delay > retry_seconds:
+                if attempts > 1:
+                    exc.message += f" (tried {attempts} times over {waited:.0f}s)"
+                raise
+            print(
+                f"attempt {attempts}: {secrets.redact(exc.message)}; retrying in {delay:.0f}s",
+                flush=True,
+            )
+        sleep(delay)
+        delay = min(delay * 2, MAX_RETRY_DELAY)
+
+
+def _retry_seconds(env: Mapping[str, str]) -> float:
+    try:
+        return max(0.0, float(env.get("LOCUST_SOURCE_RETRY_SECONDS", RETRY_SECONDS)))
+    except ValueError:
+        return RETRY_SECONDS
+
+
 def _secrets_from_env(env: Mapping[str, str]) -> Secrets:
     ssh_dir = env.get("LOCUST_SOURCE_SSH_DIR")
     return Secrets(
@@ -591,7 +635,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         f"fetching the {source.get('type')} source {_display_url(str(source['url']))}", flush=True
     )
     try:
-        result = fetch(source, secrets, root, pip)
+        result = fetch_patiently(source, secrets, root, pip, _retry_seconds(env))
     except FetchError as exc:
         _report(termination_log, {"reason": exc.reason, "message": secrets.redact(exc.message)})
         return 1

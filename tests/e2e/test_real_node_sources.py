@@ -26,6 +26,7 @@ from localcluster.images.catalog import (
 )
 from localcluster.images.fetcher import ensure_fetcher_image
 from localcluster.workloads import service_url, target_count_path
+from locust_operator.resources.fetcher import FETCHER_CONTAINER_NAME
 from tests.e2e.conftest import (
     condition,
     create_test,
@@ -35,6 +36,7 @@ from tests.e2e.conftest import (
     wait_for_condition,
     wait_for_phase,
 )
+from tests.helpers import KubectlFailed, eventually, kubectl
 from tests.real_node import create_all, get_json, on_real_node, wait_available
 from tests.sources import (
     GREETING,
@@ -232,6 +234,38 @@ async def test_git_repository_with_subfolders_and_requirements(
     assert status["source"] == {"commit": sources.commits["main"]}
 
 
+async def test_a_source_service_created_after_the_test_is_waited_for(
+    cluster: LocalCluster, kube: AsyncClient, sources: Sources
+) -> None:
+    """The fetcher finds no such host at first, retries, and fetches once the Service is there."""
+    namespace, name, late = sources.namespace, unique("late"), unique("late-git")
+    url = service_url(namespace, late, GIT_SERVER_PORT) + "/git/suite.git"
+    await create_test(
+        kube, namespace, _source_test(name, namespace, git={"url": url, "subPath": SUITE_DIR})
+    )
+
+    def fetcher_log() -> str:
+        try:
+            return kubectl(
+                cluster, "logs", "-n", namespace, f"job/{name}-master", "-c", FETCHER_CONTAINER_NAME
+            )
+        except KubectlFailed:  # the pod or its init container is not there yet
+            return ""
+
+    async def retrying() -> bool:
+        return "retrying in" in fetcher_log()
+
+    await eventually(retrying, within=120, what="the fetcher retries the missing host")
+    (service,) = (item for item in _git_server(namespace) if item["kind"] == "Service")
+    service["metadata"]["name"] = late
+    await create_all(kube, namespace, [service])
+
+    status = await _succeeds(cluster, kube, namespace, name)
+
+    assert status["source"] == {"commit": sources.commits["main"]}
+    assert late in fetcher_log()
+
+
 async def test_private_repository_with_a_token_from_a_secret(
     cluster: LocalCluster, kube: AsyncClient, sources: Sources
 ) -> None:
@@ -355,6 +389,7 @@ async def test_an_unreachable_host(kube: AsyncClient, sources: Sources) -> None:
     health = await _fails_with(kube, namespace, name, "SourceUnreachable")
 
     assert "no-such-server" in health["message"], health
+    assert "tried" in health["message"], health  # retried before giving up
 
 
 async def test_a_wrong_token_is_an_authentication_failure(

@@ -5,9 +5,10 @@ failure with its reason, and no secret in any message."""
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from locust_operator import sourcefetch
 from locust_operator.api import conditions
-from locust_operator.sourcefetch import FetchError, Secrets, fetch
+from locust_operator.sourcefetch import FetchError, Secrets, fetch, fetch_patiently
 from tests.sources import (
     GREETING,
     SUITE_DIR,
@@ -271,6 +272,7 @@ def test_main_writes_the_termination_message_without_secrets(tmp_path: Path) -> 
         "LOCUST_SOURCE_DIR": str(tmp_path),
         "LOCUST_SOURCE_TERMINATION_LOG": str(log),
         "LOCUST_SOURCE_TOKEN": TOKEN,
+        "LOCUST_SOURCE_RETRY_SECONDS": "0",
         "PATH": "/usr/bin:/bin",
     }
     assert sourcefetch.main([], env) == 1
@@ -282,6 +284,89 @@ def test_main_writes_the_termination_message_without_secrets(tmp_path: Path) -> 
     env["LOCUST_SOURCE"] = "not json"
     assert sourcefetch.main([], env) == 2
     assert json.loads(log.read_text())["reason"] == "SourceFetchFailed"
+
+
+class FakeTime:
+    """A clock that advances only when the fetcher sleeps; ``on_sleep`` runs at each sleep."""
+
+    def __init__(self, on_sleep: Callable[[int], None] = lambda count: None) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self.on_sleep = on_sleep
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self.on_sleep(len(self.sleeps))
+
+    def clock(self) -> float:
+        return self.now
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_source_that_comes_up_later_is_fetched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Service's endpoints arrive after the pod starts: connection refused, then served."""
+    data = tar_gz(suite_files(), prefix="suite-1.0/")
+    port = _free_port()
+    started: list[ThreadingHTTPServer] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    def start_on_second_sleep(count: int) -> None:
+        if count == 2:
+            httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+            threading.Thread(target=httpd.serve_forever, daemon=True).start()
+            started.append(httpd)
+
+    fake = FakeTime(start_on_second_sleep)
+    source = {"type": "archive", "url": f"http://127.0.0.1:{port}/s.tgz", "sha256": sha256(data)}
+    try:
+        result = fetch_patiently(source, Secrets(), tmp_path, PIP, 60, fake.sleep, fake.clock)
+    finally:
+        for httpd in started:
+            httpd.shutdown()
+
+    assert result["sha256"] == sha256(data)
+    assert fake.sleeps == [1, 2]  # refused twice, then fetched; backoff doubles
+    log = capsys.readouterr().out
+    assert "attempt 1: cannot reach" in log and "retrying in 2s" in log
+
+
+def test_an_unreachable_source_fails_after_the_retry_window(tmp_path: Path) -> None:
+    fake = FakeTime()
+    source = {"type": "git", "url": f"http://127.0.0.1:{_free_port()}/x.git"}
+    with pytest.raises(FetchError) as caught:
+        fetch_patiently(source, Secrets(), tmp_path, PIP, 40, fake.sleep, fake.clock)
+    assert caught.value.reason == "SourceUnreachable"
+    # 1+2+4+8+10 = 25 s waited; another 10 s would still fit, a further 10 not.
+    assert fake.sleeps == [1, 2, 4, 8, 10, 10]
+    assert "tried 7 times over 35s" in caught.value.message
+
+
+def test_only_an_unreachable_source_is_retried(server: tuple[str, Files], tmp_path: Path) -> None:
+    base, files = server
+    files.content["/r.tar.gz"] = tar_gz(suite_files())
+    fake = FakeTime()
+    source = {"type": "archive", "url": f"{base}/r.tar.gz", "sha256": "0" * 64}
+    with pytest.raises(FetchError) as caught:
+        fetch_patiently(source, Secrets(), tmp_path, PIP, 60, fake.sleep, fake.clock)
+    assert caught.value.reason == "SourceDigestMismatch"
+    assert fake.sleeps == [] and "tried" not in caught.value.message
 
 
 def test_redaction() -> None:
